@@ -1,0 +1,1 @@
+"""The ``kmatrix`` command line."""

@@ -1,0 +1,1 @@
+"""One module per ``kmatrix`` subcommand, each with ``register(subparsers)``."""

@@ -1,0 +1,302 @@
+"""The one base class: a structured matrix W_θ (survey §2.4–2.6, Question 2.3).
+
+A structured matrix is a ``torch.nn.Module`` whose parameters are θ and whose ``forward`` is the
+fast matrix-vector product x ↦ W_θ x on the last dimension (like ``nn.Linear`` without bias).
+Gradients with respect to θ and x come from autograd (the Efficient-Gradient property: by
+Baur–Strassen, Thm 3.6, reverse mode costs a constant times the forward circuit).
+
+A family (subclass) writes very little:
+
+* ``__init__`` calling ``super().__init__(shape, dtype)`` and registering θ as parameters;
+* ``_matvec(x)``: x of shape (B, n) in ``self.dtype`` → (B, m), the fast product;
+* ``flops``: real multiplications + additions of one matrix-vector product;
+* ``_config()``: the constructor's keyword arguments (tensors allowed) for ``kmatrix.save``.
+
+Optional: ``_rmatvec`` (Wᵀy) or ``_hmatvec`` (Wᴴy) when cheaper than the autograd default,
+``_transpose()`` / ``_adjoint()`` returning a native structured matrix, ``to_dense()``.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any, ClassVar
+
+import torch
+from torch import nn
+
+from .validation import complex_dtype_of, real_dtype_of
+
+__all__ = ["StructuredMatrix", "FAMILIES"]
+
+#: class name -> class, filled by ``__init_subclass__``; ``kmatrix.load`` resolves names here.
+FAMILIES: dict[str, type["StructuredMatrix"]] = {}
+
+
+class StructuredMatrix(nn.Module):
+    """An m×n matrix W_θ with a fast product, as a ``torch.nn.Module``.
+
+    Attributes
+    ----------
+    field : ClassVar[str]
+        ``"any"`` (real or complex, following the parameters), ``"real"`` (always real, e.g. a
+        real layer) or ``"complex"`` (always complex, e.g. the DFT). ``.to(dtype)`` changes the
+        precision within the field; a real matrix may be promoted to complex, a complex one is
+        never silently truncated to real.
+    """
+
+    field: ClassVar[str] = "any"
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        FAMILIES[cls.__name__] = cls
+
+    def __init__(self, shape: tuple[int, int], dtype: torch.dtype | None = None, device=None):
+        super().__init__()
+        m, n = (int(s) for s in shape)
+        if m <= 0 or n <= 0:
+            raise ValueError(f"shape: expected positive dimensions, got {(m, n)}")
+        self._shape = (m, n)
+        dtype = torch.get_default_dtype() if dtype is None else dtype
+        if not (dtype.is_floating_point or dtype.is_complex):
+            raise TypeError(f"dtype: expected a floating-point or complex dtype, got {dtype}")
+        dtype = self._field_dtype(dtype)
+        # An empty buffer carries dtype and device through .to(), .double(), .cuda() for
+        # families without floating parameters (Fourier, Permutation).
+        self.register_buffer("_anchor", torch.empty(0, dtype=dtype, device=device), persistent=False)
+
+    # ------------------------------------------------------------------ basic attributes
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self._shape
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """Dtype in which the product is computed (the parameters' dtype)."""
+        return self._anchor.dtype
+
+    @property
+    def device(self) -> torch.device:
+        return self._anchor.device
+
+    @property
+    def is_complex(self) -> bool:
+        return self.dtype.is_complex
+
+    @property
+    def num_params(self) -> int:
+        """Number of scalars in θ (a complex scalar counts once)."""
+        return sum(p.numel() for p in self.parameters())
+
+    @property
+    def num_real_params(self) -> int:
+        """Real degrees of freedom in θ (a complex scalar counts twice)."""
+        return sum(p.numel() * (2 if p.is_complex() else 1) for p in self.parameters())
+
+    @property
+    def flops(self) -> int:
+        """Real multiplications + additions of one matrix-vector product (family formula)."""
+        raise NotImplementedError(f"{type(self).__name__} does not define flops")
+
+    # ------------------------------------------------------------------ dtype handling
+    def _field_dtype(self, dtype: torch.dtype) -> torch.dtype:
+        if self.field == "real":
+            return real_dtype_of(dtype)
+        if self.field == "complex":
+            return complex_dtype_of(dtype)
+        return dtype
+
+    def to(self, *args, **kwargs):  # noqa: D401 - same contract as nn.Module.to
+        """``nn.Module.to`` with the field rule: precision changes, the field is kept.
+
+        A real-field family asked for a complex dtype stays real (same precision); a complex
+        family asked for a real dtype stays complex; an ``"any"`` family that is complex stays
+        complex (its imaginary parts are never dropped) and a real one may become complex.
+        """
+        device, dtype, non_blocking, memory_format = torch._C._nn._parse_to(*args, **kwargs)
+        if dtype is not None:
+            target = self._field_dtype(dtype)
+            if self.field == "any" and self.is_complex and not target.is_complex:
+                target = complex_dtype_of(target)
+            if target.is_complex and not self.is_complex:
+                # nn.Module.to only converts floating tensors; real parameters become complex.
+                self._promote_to_complex()
+            kwargs = {"dtype": target}
+            if device is not None:
+                kwargs["device"] = device
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message="Complex modules are a new feature")
+                return super().to(**kwargs, non_blocking=non_blocking)
+        return super().to(*args, **kwargs)
+
+    def _promote_to_complex(self) -> None:
+        """Hook for families whose parameters must change type to become complex (default:
+        nothing; ``nn.Module.to`` converts floating parameters and buffers itself)."""
+
+    # ------------------------------------------------------------------ the product
+    def _matvec(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (B, n) in ``self.dtype`` -> W x as (B, m). Every family implements this."""
+        raise NotImplementedError
+
+    def _rmatvec(self, y: torch.Tensor) -> torch.Tensor:
+        """y: (B, m) -> Wᵀ y as (B, n) (bilinear adjoint). Default: from ``_hmatvec``."""
+        return self._hmatvec(y.conj()).conj()
+
+    def _hmatvec(self, y: torch.Tensor) -> torch.Tensor:
+        """y: (B, m) -> Wᴴ y as (B, n) (sesquilinear adjoint).
+
+        Default: from an overridden ``_rmatvec``, else torch's vector-Jacobian product of the
+        linear map x ↦ Wx (which is exactly Wᴴ; this *is* the transposition principle, Thm
+        3.10, carried out by reverse-mode autodiff at O(1) times the cost of the product).
+        """
+        if type(self)._rmatvec is not StructuredMatrix._rmatvec:
+            return self._rmatvec(y.conj()).conj()
+        return self._hmatvec_autograd(y)
+
+    def _hmatvec_autograd(self, y: torch.Tensor) -> torch.Tensor:
+        create_graph = torch.is_grad_enabled()
+        with torch.enable_grad():
+            x = torch.zeros(y.shape[0], self.shape[1], dtype=y.dtype, device=y.device, requires_grad=True)
+            out = self._matvec(x)
+            (g,) = torch.autograd.grad(out, x, grad_outputs=y, create_graph=create_graph)
+        return g
+
+    def _prepare_input(self, x: Any, name: str = "x") -> torch.Tensor:
+        if not isinstance(x, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor, got {type(x).__name__}")
+        if not (x.is_floating_point() or x.is_complex()):
+            raise TypeError(f"{name}: expected a floating-point or complex tensor, got dtype {x.dtype}")
+        if x.ndim == 0:
+            raise ValueError(f"{name}: expected at least one dimension of size {self.shape[1]}, got a scalar")
+        if x.shape[-1] != self.shape[1]:
+            raise ValueError(
+                f"{name}: expected last dimension {self.shape[1]} (matrix shape {self.shape}), "
+                f"got shape {tuple(x.shape)}"
+            )
+        return x
+
+    def _apply_rows(self, x2: torch.Tensor, op) -> torch.Tensor:
+        """Apply ``op`` (a (B, k) -> (B, l) linear map over ``self.dtype``) to the rows of x2,
+        following the dtype rule: computation in the matrix's precision; a real matrix on a
+        complex input acts on the real and imaginary parts (stacked into one batch)."""
+        if x2.is_complex() and not self.is_complex:
+            cdt = complex_dtype_of(self.dtype)
+            x2 = x2.to(cdt)
+            b = x2.shape[0]
+            y = op(torch.cat([x2.real, x2.imag], dim=0).contiguous())
+            return torch.complex(y[:b], y[b:])
+        return op(x2.to(self.dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """y = W x on the last dimension: x of shape (..., n) -> (..., m)."""
+        x = self._prepare_input(x)
+        lead = x.shape[:-1]
+        y = self._apply_rows(x.reshape(-1, self.shape[1]), self._matvec)
+        return y.reshape(*lead, self.shape[0])
+
+    def rmatvec(self, y: torch.Tensor) -> torch.Tensor:
+        """Wᵀ y on the last dimension: (..., m) -> (..., n)."""
+        return self.T(y)
+
+    def hmatvec(self, y: torch.Tensor) -> torch.Tensor:
+        """Wᴴ y on the last dimension: (..., m) -> (..., n)."""
+        return self.H(y)
+
+    # ------------------------------------------------------------------ dense and adjoints
+    def to_dense(self) -> torch.Tensor:
+        """The m×n matrix (default: the fast product applied to the identity)."""
+        eye = torch.eye(self.shape[1], dtype=self.dtype, device=self.device)
+        return self._matvec(eye).transpose(0, 1)
+
+    def _transpose(self) -> "StructuredMatrix":
+        from .compose import Transposed
+
+        return Transposed(self)
+
+    def _adjoint(self) -> "StructuredMatrix":
+        from .compose import Adjoint
+
+        return Adjoint(self)
+
+    @property
+    def T(self) -> "StructuredMatrix":
+        """Transpose (bilinear adjoint), a structured matrix sharing θ, never formed densely."""
+        return self._transpose()
+
+    @property
+    def H(self) -> "StructuredMatrix":
+        """Conjugate transpose (sesquilinear adjoint), a structured matrix sharing θ."""
+        if not self.is_complex:
+            return self._transpose()
+        return self._adjoint()
+
+    def conj(self) -> "StructuredMatrix":
+        """Entrywise conjugate, as a structured matrix: conj(W) = (Wᴴ)ᵀ."""
+        return self if not self.is_complex else self.H.T
+
+    # ------------------------------------------------------------------ composition
+    def __matmul__(self, other):
+        from .compose import combine
+
+        if isinstance(other, StructuredMatrix):
+            return combine("matmul", self, other)
+        if isinstance(other, torch.Tensor):
+            if other.ndim == 1:
+                return self(other)
+            if other.ndim == 0:
+                raise ValueError("other: matmul needs a vector or matrix, got a scalar tensor")
+            if other.shape[-2] != self.shape[1]:
+                raise ValueError(
+                    f"other: expected shape (..., {self.shape[1]}, k) for W @ X with W of shape "
+                    f"{self.shape}, got {tuple(other.shape)}"
+                )
+            return self(other.transpose(-1, -2)).transpose(-1, -2)
+        return NotImplemented
+
+    def __rmatmul__(self, other):
+        if isinstance(other, torch.Tensor):
+            if other.ndim == 0:
+                raise ValueError("other: matmul needs a vector or matrix, got a scalar tensor")
+            # X @ W: each row of X is multiplied by W from the right, i.e. by Wᵀ on the left.
+            return self.T(other)
+        return NotImplemented
+
+    def __add__(self, other):
+        from .compose import combine
+
+        if isinstance(other, StructuredMatrix):
+            return combine("add", self, other)
+        return NotImplemented
+
+    def __sub__(self, other):
+        if isinstance(other, StructuredMatrix):
+            return self + (-1) * other
+        return NotImplemented
+
+    def __neg__(self):
+        return (-1) * self
+
+    def __mul__(self, scalar):
+        from .compose import scale
+
+        if isinstance(scalar, (int, float, complex)) or (
+            isinstance(scalar, torch.Tensor) and scalar.ndim == 0
+        ):
+            return scale(self, scalar)
+        return NotImplemented
+
+    __rmul__ = __mul__
+
+    def _scale(self, scalar) -> "StructuredMatrix | None":
+        """Return c·W as a matrix of the same family, or None to use the generic ``Scaled``."""
+        return None
+
+    # ------------------------------------------------------------------ serialisation / repr
+    def _config(self) -> dict[str, Any]:
+        """Constructor keyword arguments that rebuild this matrix (tensors and nested
+        structured matrices allowed); used by ``kmatrix.save``."""
+        raise NotImplementedError(f"{type(self).__name__} does not define _config()")
+
+    def extra_repr(self) -> str:
+        m, n = self.shape
+        dt = str(self.dtype).replace("torch.", "")
+        return f"shape=({m}, {n}), dtype={dt}, num_params={self.num_params}"

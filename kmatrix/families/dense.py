@@ -1,0 +1,58 @@
+"""Dense: the unstructured baseline (survey §2.2). θ = all mn entries; product O(mn)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..core.compose import register_rule
+from ..core.structured import StructuredMatrix
+from ..core.validation import as_tensor, check_finite
+
+__all__ = ["Dense"]
+
+
+class Dense(StructuredMatrix):
+    """W given by all its entries. ``num_params`` = mn; flops = m(2n−1) over ℝ,
+    4mn + 2m(n−1) over ℂ (each complex multiply-add is 4 real multiplies + 4 additions)."""
+
+    def __init__(self, W, dtype: torch.dtype | None = None):
+        W = as_tensor(W, "W", dtype=dtype, ndim=2)
+        check_finite(W, "W")
+        super().__init__(tuple(W.shape), W.dtype, W.device)
+        self.weight = nn.Parameter(W.clone())
+
+    @property
+    def flops(self) -> int:
+        m, n = self.shape
+        return 4 * m * n + 2 * m * (n - 1) if self.is_complex else m * (2 * n - 1)
+
+    def _matvec(self, x):
+        return x @ self.weight.transpose(0, 1)
+
+    def _rmatvec(self, y):
+        return y @ self.weight
+
+    def to_dense(self):
+        return self.weight
+
+    def _scale(self, scalar):
+        return Dense(self.weight.detach() * scalar)
+
+    def _config(self):
+        return {"W": self.weight.detach()}
+
+
+@register_rule("add", Dense, StructuredMatrix)
+def _dense_add(a, b):
+    return Dense(a.weight.detach() + b.to_dense().detach())
+
+
+@register_rule("add", StructuredMatrix, Dense)
+def _add_dense(a, b):
+    return Dense(a.to_dense().detach() + b.weight.detach())
+
+
+@register_rule("matmul", Dense, Dense)
+def _dense_matmul(a, b):
+    return Dense(a.weight.detach() @ b.weight.detach())

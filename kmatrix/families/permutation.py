@@ -1,0 +1,53 @@
+"""Permutation matrices: (P x)[i] = x[perm[i]], i.e. P[i, perm[i]] = 1. No parameters; O(n)
+data movement and 0 flops."""
+
+from __future__ import annotations
+
+import torch
+
+from ..core.compose import register_rule
+from ..core.structured import StructuredMatrix
+from ..core.validation import as_tensor
+
+__all__ = ["Permutation"]
+
+
+class Permutation(StructuredMatrix):
+    """The permutation matrix with (P x)[i] = x[perm[i]]. Pᵀ = P⁻¹ is the inverse permutation;
+    P₁ @ P₂ is the permutation ``p2[p1]``. ``dtype`` only sets the precision of products."""
+
+    def __init__(self, perm, dtype: torch.dtype | None = None):
+        perm = as_tensor(perm, "perm", integer=True, ndim=1)
+        n = perm.shape[0]
+        if not torch.equal(torch.sort(perm).values, torch.arange(n, device=perm.device)):
+            raise ValueError(f"perm: expected a permutation of 0..{n - 1}, got {perm.tolist()[:16]}")
+        super().__init__((n, n), dtype, perm.device)
+        self.register_buffer("perm", perm.clone())
+        self.register_buffer("inverse_perm", torch.argsort(perm))
+
+    @property
+    def flops(self) -> int:
+        return 0
+
+    def _matvec(self, x):
+        return x[:, self.perm]
+
+    def _rmatvec(self, y):
+        return y[:, self.inverse_perm]
+
+    def _transpose(self):
+        return Permutation(self.inverse_perm, dtype=self.dtype)
+
+    def to_dense(self):
+        n = self.shape[0]
+        out = torch.zeros(n, n, dtype=self.dtype, device=self.device)
+        out[torch.arange(n, device=self.device), self.perm] = 1
+        return out
+
+    def _config(self):
+        return {"perm": self.perm, "dtype": self.dtype}
+
+
+@register_rule("matmul", Permutation, Permutation)
+def _perm_perm(a, b):
+    return Permutation(b.perm[a.perm], dtype=torch.promote_types(a.dtype, b.dtype))

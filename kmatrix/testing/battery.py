@@ -1,0 +1,76 @@
+"""Contracts every structured matrix satisfies, as reusable check functions.
+
+Tolerances (``TOLERANCES``): the error of a product y = W x is measured normwise,
+‖ŷ − y‖ / (‖W‖_F ‖x‖), against a float64/complex128 dense reference. A backward-stable
+O(n log n) algorithm has error ≲ c·log2(n)·ε with ε the unit roundoff (6e-8 in float32,
+1.1e-16 in float64); we allow 2e-5 in single and 1e-11 in double precision, which leaves a
+margin of ~100 over what the fast paths show at the battery's sizes. A family whose fast path is
+less stable (Vandermonde, Cauchy) states its own tolerance in its zoo entry.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable
+
+import torch
+
+from ..core.structured import StructuredMatrix
+
+__all__ = ["ZooEntry", "TOLERANCES", "tolerance", "normwise_error", "random_tensor"]
+
+TOLERANCES = {
+    torch.float32: 2e-5,
+    torch.complex64: 2e-5,
+    torch.float64: 1e-11,
+    torch.complex128: 1e-11,
+}
+
+ALL_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
+
+
+@dataclasses.dataclass
+class ZooEntry:
+    """One family (or configuration) in the shared battery.
+
+    make(n, dtype, generator) -> StructuredMatrix: a random instance of size about n.
+    reference(M) -> tensor: its dense matrix computed independently of the family's code
+        (scipy, numpy, explicit formula), in complex128 or float64.
+    """
+
+    name: str
+    make: Callable[[int, torch.dtype, torch.Generator], StructuredMatrix]
+    reference: Callable[[StructuredMatrix], torch.Tensor]
+    dtypes: tuple = ALL_DTYPES
+    sizes: tuple = (4, 16)
+    grad_size: int = 4
+    tol: dict | None = None
+    gradcheck: bool = True
+    has_params: bool = True
+
+    def tolerance(self, dtype: torch.dtype) -> float:
+        if self.tol and dtype in self.tol:
+            return self.tol[dtype]
+        return TOLERANCES[dtype]
+
+
+def tolerance(dtype: torch.dtype) -> float:
+    return TOLERANCES[dtype]
+
+
+def random_tensor(shape, dtype, generator=None) -> torch.Tensor:
+    """Standard normal entries (complex: real and imaginary parts each N(0, 1/2))."""
+    if dtype.is_complex:
+        real = dtype.to_real()
+        re = torch.randn(shape, dtype=real, generator=generator)
+        im = torch.randn(shape, dtype=real, generator=generator)
+        return torch.complex(re, im) / 2**0.5
+    return torch.randn(shape, dtype=dtype, generator=generator)
+
+
+def normwise_error(y_hat: torch.Tensor, y_ref: torch.Tensor, W_ref: torch.Tensor, x: torch.Tensor) -> float:
+    """‖ŷ − y‖ / (‖W‖_F ‖x‖), computed in double precision (batched: Frobenius over all)."""
+    wide = torch.complex128 if (y_hat.is_complex() or y_ref.is_complex()) else torch.float64
+    diff = (y_hat.detach().to(wide) - y_ref.detach().to(wide)).norm()
+    scale = W_ref.detach().to(wide).norm() * x.detach().to(wide).norm()
+    return float(diff / scale) if scale > 0 else float(diff)
