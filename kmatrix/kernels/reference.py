@@ -1,0 +1,23 @@
+"""Plain-PyTorch butterfly multiply: one batched 2×2 contraction per stage.
+
+Cost: L stages × N/2 pairs × (4 multiplies + 2 adds) per row = 3 N log2 N real flops (real
+twiddles). Reads and writes the whole activation once per stage, so it is memory-bound; it is
+the reference the fused kernels are tested against, not the fast path.
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def butterfly_multiply_reference(twiddle: torch.Tensor, x: torch.Tensor, increasing_stride: bool = True) -> torch.Tensor:
+    """y = B x for the butterfly B given by ``twiddle`` (S, L, N/2, 2, 2); x (B, S, N)."""
+    S, L, half = twiddle.shape[:3]
+    n = 2 * half
+    b = x.shape[0]
+    for k in range(L):
+        s = 1 << k if increasing_stride else n >> (k + 1)
+        xv = x.reshape(b, S, n // (2 * s), 2, s)
+        t = twiddle[:, k].reshape(S, n // (2 * s), s, 2, 2)
+        x = torch.einsum("sgrac,bsgcr->bsgar", t, xv).reshape(b, S, n)
+    return x
