@@ -5,16 +5,16 @@ from .io import load, save
 from .structured import FAMILIES, StructuredMatrix
 
 __all__ = [
-    "StructuredMatrix",
     "FAMILIES",
-    "Transposed",
     "Adjoint",
-    "Sum",
     "Product",
     "Scaled",
-    "register_rule",
+    "StructuredMatrix",
+    "Sum",
+    "Transposed",
     "combine",
-    "scale",
-    "save",
     "load",
+    "register_rule",
+    "save",
+    "scale",
 ]

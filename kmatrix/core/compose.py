@@ -10,14 +10,16 @@ operands' current values.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+import itertools
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn
 
 from .structured import StructuredMatrix
 
-__all__ = ["Transposed", "Adjoint", "Sum", "Product", "Scaled", "register_rule", "combine", "scale"]
+__all__ = ["Adjoint", "Product", "Scaled", "Sum", "Transposed", "combine", "register_rule", "scale"]
 
 _RULES: dict[str, dict[tuple[type, type], Callable]] = {"add": {}, "matmul": {}}
 
@@ -192,7 +194,7 @@ class Product(StructuredMatrix):
             flat.extend(f.factors if isinstance(f, Product) else [f])
         if not flat:
             raise ValueError("factors: expected at least one matrix")
-        for a, b in zip(flat[:-1], flat[1:]):
+        for a, b in itertools.pairwise(flat):
             if a.shape[1] != b.shape[0]:
                 raise ValueError(f"factors: cannot chain {a.shape} @ {b.shape}: inner dimensions differ")
         super().__init__((flat[0].shape[0], flat[-1].shape[1]), _result_dtype(flat), flat[0].device)

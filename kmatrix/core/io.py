@@ -20,7 +20,7 @@ import torch
 
 from .structured import FAMILIES, StructuredMatrix
 
-__all__ = ["save", "load", "FORMAT_VERSION"]
+__all__ = ["FORMAT_VERSION", "load", "save"]
 
 FORMAT_VERSION = 1
 

@@ -26,10 +26,10 @@ from torch import nn
 
 from .validation import complex_dtype_of, real_dtype_of
 
-__all__ = ["StructuredMatrix", "FAMILIES"]
+__all__ = ["FAMILIES", "StructuredMatrix"]
 
 #: class name -> class, filled by ``__init_subclass__``; ``kmatrix.load`` resolves names here.
-FAMILIES: dict[str, type["StructuredMatrix"]] = {}
+FAMILIES: dict[str, type[StructuredMatrix]] = {}
 
 
 class StructuredMatrix(nn.Module):
@@ -105,21 +105,18 @@ class StructuredMatrix(nn.Module):
             return complex_dtype_of(dtype)
         return dtype
 
-    def to(self, *args, **kwargs):  # noqa: D401 - same contract as nn.Module.to
+    def to(self, *args, **kwargs):
         """``nn.Module.to`` with the field rule: precision changes, the field is kept.
 
         A real-field family asked for a complex dtype stays real (same precision); a complex
         family asked for a real dtype stays complex; an ``"any"`` family that is complex stays
         complex (its imaginary parts are never dropped) and a real one may become complex.
         """
-        device, dtype, non_blocking, memory_format = torch._C._nn._parse_to(*args, **kwargs)
+        device, dtype, non_blocking, _memory_format = torch._C._nn._parse_to(*args, **kwargs)
         if dtype is not None:
             target = self._field_dtype(dtype)
             if self.field == "any" and self.is_complex and not target.is_complex:
                 target = complex_dtype_of(target)
-            if target.is_complex and not self.is_complex:
-                # nn.Module.to only converts floating tensors; real parameters become complex.
-                self._promote_to_complex()
             kwargs = {"dtype": target}
             if device is not None:
                 kwargs["device"] = device
@@ -127,10 +124,6 @@ class StructuredMatrix(nn.Module):
                 warnings.filterwarnings("ignore", message="Complex modules are a new feature")
                 return super().to(**kwargs, non_blocking=non_blocking)
         return super().to(*args, **kwargs)
-
-    def _promote_to_complex(self) -> None:
-        """Hook for families whose parameters must change type to become complex (default:
-        nothing; ``nn.Module.to`` converts floating parameters and buffers itself)."""
 
     # ------------------------------------------------------------------ the product
     def _matvec(self, x: torch.Tensor) -> torch.Tensor:
@@ -207,29 +200,29 @@ class StructuredMatrix(nn.Module):
         eye = torch.eye(self.shape[1], dtype=self.dtype, device=self.device)
         return self._matvec(eye).transpose(0, 1)
 
-    def _transpose(self) -> "StructuredMatrix":
+    def _transpose(self) -> StructuredMatrix:
         from .compose import Transposed
 
         return Transposed(self)
 
-    def _adjoint(self) -> "StructuredMatrix":
+    def _adjoint(self) -> StructuredMatrix:
         from .compose import Adjoint
 
         return Adjoint(self)
 
     @property
-    def T(self) -> "StructuredMatrix":
+    def T(self) -> StructuredMatrix:
         """Transpose (bilinear adjoint), a structured matrix sharing θ, never formed densely."""
         return self._transpose()
 
     @property
-    def H(self) -> "StructuredMatrix":
+    def H(self) -> StructuredMatrix:
         """Conjugate transpose (sesquilinear adjoint), a structured matrix sharing θ."""
         if not self.is_complex:
             return self._transpose()
         return self._adjoint()
 
-    def conj(self) -> "StructuredMatrix":
+    def conj(self) -> StructuredMatrix:
         """Entrywise conjugate, as a structured matrix: conj(W) = (Wᴴ)ᵀ."""
         return self if not self.is_complex else self.H.T
 
@@ -286,7 +279,7 @@ class StructuredMatrix(nn.Module):
 
     __rmul__ = __mul__
 
-    def _scale(self, scalar) -> "StructuredMatrix | None":
+    def _scale(self, scalar) -> StructuredMatrix | None:
         """Return c·W as a matrix of the same family, or None to use the generic ``Scaled``."""
         return None
 

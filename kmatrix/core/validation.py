@@ -13,12 +13,12 @@ import torch
 
 __all__ = [
     "as_tensor",
+    "check_distinct",
     "check_finite",
-    "check_power_of_two",
     "check_positive_int",
+    "check_power_of_two",
     "complex_dtype_of",
     "real_dtype_of",
-    "check_distinct",
 ]
 
 
@@ -68,12 +68,11 @@ def as_tensor(
             raise TypeError(f"{name}: expected integer indices, got dtype {t.dtype}")
         t = t.to(torch.int64)
     else:
-        if not (t.is_floating_point() or t.is_complex()):
-            if dtype is None:
-                raise TypeError(
-                    f"{name}: expected a floating-point or complex tensor, got dtype {t.dtype} "
-                    "(pass dtype= or convert the values to float)"
-                )
+        if not (t.is_floating_point() or t.is_complex()) and dtype is None:
+            raise TypeError(
+                f"{name}: expected a floating-point or complex tensor, got dtype {t.dtype} "
+                "(pass dtype= or convert the values to float)"
+            )
         if dtype is not None:
             if t.is_complex() and not dtype.is_complex:
                 raise TypeError(f"{name}: complex values cannot be stored in real dtype {dtype}")

@@ -5,4 +5,4 @@ dense reference independently; ``kmatrix.testing.battery`` checks every contract
 from .battery import TOLERANCES, ZooEntry, normwise_error, tolerance
 from .zoo import ZOO, zoo_ids
 
-__all__ = ["ZooEntry", "ZOO", "zoo_ids", "TOLERANCES", "tolerance", "normwise_error"]
+__all__ = ["TOLERANCES", "ZOO", "ZooEntry", "normwise_error", "tolerance", "zoo_ids"]

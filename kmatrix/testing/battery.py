@@ -11,13 +11,13 @@ less stable (Vandermonde, Cauchy) states its own tolerance in its zoo entry.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
 from ..core.structured import StructuredMatrix
 
-__all__ = ["ZooEntry", "TOLERANCES", "tolerance", "normwise_error", "random_tensor"]
+__all__ = ["TOLERANCES", "ZooEntry", "normwise_error", "random_tensor", "tolerance"]
 
 TOLERANCES = {
     torch.float32: 2e-5,
