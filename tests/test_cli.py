@@ -1,0 +1,30 @@
+"""The command line: help, demo and the families benchmark run end to end (small sizes)."""
+
+import pytest
+
+from kmatrix.cli.main import main
+
+
+def test_help(capsys):
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    out = capsys.readouterr().out
+    assert "demo" in out and "bench" in out
+
+
+def test_demo_small(capsys):
+    assert main(["demo", "--n", "64", "--batch", "4"]) == 0
+    out = capsys.readouterr().out
+    assert "Diagonal" in out and "all fast products agree" in out
+
+
+def test_bench_families_small(capsys):
+    assert main(["bench", "families", "--sizes", "64", "--batches", "2", "--repeats", "1", "--only", "Diagonal"]) == 0
+    out = capsys.readouterr().out
+    assert "dense/fast" in out and "Diagonal" in out
+
+
+def test_bench_unknown():
+    with pytest.raises(SystemExit, match="unknown benchmark"):
+        main(["bench", "nope"])
