@@ -32,8 +32,8 @@ def _measure(entry, n: int, batches, repeats: int, gen) -> list[list[object]]:
         m, k = M.shape
         for b in batches:
             x = torch.randn(b, k, dtype=dtype, generator=gen)
-            t_fast = median_time(lambda: M(x), repeats=repeats, min_time=0.02)
-            t_dense = median_time(lambda: F.linear(x, W), repeats=repeats, min_time=0.02)
+            t_fast = median_time(lambda x=x: M(x), repeats=repeats, min_time=0.02)
+            t_dense = median_time(lambda x=x, W=W: F.linear(x, W), repeats=repeats, min_time=0.02)
             dense_flops = m * (2 * k - 1) * (4 if W.is_complex() else 1)
             rows.append([entry.name, f"{m}x{k}", b, M.num_params, M.flops, dense_flops,
                          dense_flops / max(M.flops, 1), t_fast * 1e3, t_dense * 1e3, t_dense / t_fast])

@@ -25,14 +25,15 @@ def _run(args) -> int:
     t0 = time.perf_counter()
     for entry in tqdm(ZOO, desc="demo", unit="family"):
         M = entry.make(args.n, torch.float64, gen)
-        ref = entry.reference(M).to(torch.complex128 if M.is_complex else torch.float64)
+        ref = entry.reference(M)
+        ref = ref.to(torch.complex128) if M.is_complex else (ref.real if ref.is_complex() else ref).double()
         x = random_tensor((args.batch, M.shape[1]), M.dtype, gen)
         with torch.no_grad():
             y = M(x)
             err = normwise_error(y, x.to(ref.dtype) @ ref.T, ref, x)
             W = ref.to(M.dtype)
-            t_fast = median_time(lambda: M(x), repeats=5, min_time=0.01)
-            t_dense = median_time(lambda: F.linear(x, W), repeats=5, min_time=0.01)
+            t_fast = median_time(lambda M=M, x=x: M(x), repeats=5, min_time=0.01)
+            t_dense = median_time(lambda x=x, W=W: F.linear(x, W), repeats=5, min_time=0.01)
         worst = max(worst, err / entry.tolerance(M.dtype))
         rows.append([entry.name, f"{M.shape[0]}x{M.shape[1]}", M.num_params, M.flops,
                      M.shape[0] * (2 * M.shape[1] - 1), t_fast / t_dense, err])
