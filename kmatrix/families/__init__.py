@@ -3,5 +3,7 @@
 from .dense import Dense
 from .diagonal import Diagonal
 from .permutation import Permutation
+from .sparse import Sparse
+from .sparse_product import SparseProduct
 
-__all__ = ["Dense", "Diagonal", "Permutation"]
+__all__ = ["Dense", "Diagonal", "Permutation", "Sparse", "SparseProduct"]
