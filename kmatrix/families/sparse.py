@@ -57,6 +57,12 @@ def _check_shape(shape: Any) -> tuple[int, int]:
     return m, n
 
 
+def _indices(value: Any, name: str) -> torch.Tensor:
+    if isinstance(value, (list, tuple)) and len(value) == 0:
+        return torch.empty(0, dtype=torch.int64)  # np.asarray([]) would be float64
+    return as_tensor(value, name, integer=True, ndim=1, allow_empty=True)
+
+
 class Sparse(StructuredMatrix):
     """W[i, j] = Σ values[k] over the listed k with (rows[k], cols[k]) = (i, j); zero elsewhere.
 
@@ -79,8 +85,8 @@ class Sparse(StructuredMatrix):
         m, n = _check_shape(shape)
         values = as_tensor(values, "values", dtype=dtype, ndim=1, allow_empty=True)
         check_finite(values, "values")
-        rows = as_tensor(rows, "rows", integer=True, ndim=1, allow_empty=True).to(values.device)
-        cols = as_tensor(cols, "cols", integer=True, ndim=1, allow_empty=True).to(values.device)
+        rows = _indices(rows, "rows").to(values.device)
+        cols = _indices(cols, "cols").to(values.device)
         if not (rows.shape[0] == cols.shape[0] == values.shape[0]):
             raise ValueError(
                 "rows, cols, values: expected equal lengths, got "
