@@ -103,10 +103,11 @@ class LowRank(StructuredMatrix):
 def _lr_lr(a: LowRank, b: LowRank) -> LowRank:
     """L₁ R₁ L₂ R₂: the r₁×r₂ core R₁L₂ is folded into the side with the larger rank."""
     dt = torch.promote_types(a.dtype, b.dtype)
-    core = a.R.detach().to(dt) @ b.L.detach().to(dt)
+    L1, R1, L2, R2 = (t.detach().to(dt) for t in (a.L, a.R, b.L, b.R))
+    core = R1 @ L2
     if a.rank <= b.rank:
-        return LowRank(a.L.detach(), core @ b.R.detach())
-    return LowRank(a.L.detach() @ core, b.R.detach())
+        return LowRank(L1, core @ R2)
+    return LowRank(L1 @ core, R2)
 
 
 def _cheaper(m: int, n: int, r: int, a: StructuredMatrix, b: StructuredMatrix) -> bool:
