@@ -1,13 +1,16 @@
 """The structured families, one module each."""
 
+from .butterfly import Butterfly
 from .dense import Dense
 from .diagonal import Diagonal
 from .fourier import Fourier
+from .kaleidoscope import KMatrix
 from .lowrank import LowRank
 from .permutation import Permutation
+from .real_part import RealPart
 from .sparse import Sparse
 from .sparse_plus_lowrank import SparsePlusLowRank
 from .sparse_product import SparseProduct
 from .toeplitz import Circulant, Hankel, Toeplitz
 
-__all__ = ["Circulant", "Dense", "Diagonal", "Fourier", "Hankel", "LowRank", "Permutation", "Sparse", "SparsePlusLowRank", "SparseProduct", "Toeplitz"]
+__all__ = ["Butterfly", "Circulant", "Dense", "Diagonal", "Fourier", "Hankel", "KMatrix", "LowRank", "Permutation", "RealPart", "Sparse", "SparsePlusLowRank", "SparseProduct", "Toeplitz"]

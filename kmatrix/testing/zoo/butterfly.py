@@ -1,0 +1,123 @@
+"""Zoo entries: Butterfly (square / rectangular, both stride orders, stacked), KMatrix (widths 1
+and 2, expansion 2), RealPart.
+
+The references rebuild every matrix from its twiddles as an explicit product of the butterfly
+factor matrices B_k^(N) of Definitions 5.1–5.2 (block-diagonal matrices of N/k butterfly
+factors [[D1, D2], [D3, D4]] with diagonal D_i), in float64/complex128, independently of the
+kernels and of the families' own code.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from ...families import Butterfly, KMatrix, RealPart
+from ..battery import ZooEntry
+
+WIDE = torch.complex128
+
+
+def butterfly_factor_reference(t: torch.Tensor, k: int) -> torch.Tensor:
+    """B_k^(N) of Definition 5.2 from one stage's twiddles t (N/2, 2, 2): N/k butterfly factors
+    B_k = [[D1, D2], [D3, D4]] (Definition 5.1) on the diagonal; factor f's D_i[j] come from
+    pair p = f·k/2 + j (the layout: pair p acts on (x_i, x_{i+k/2}), i = (p // (k/2))·k + p mod k/2)."""
+    t = t.detach().to(WIDE)
+    half = k // 2
+    blocks = []
+    for f in range(t.shape[0] // half):
+        blk = t[f * half:(f + 1) * half]
+        d1, d2, d3, d4 = (torch.diag(blk[:, a, b]) for a, b in ((0, 0), (0, 1), (1, 0), (1, 1)))
+        blocks.append(torch.cat([torch.cat([d1, d2], 1), torch.cat([d3, d4], 1)], 0))
+    return torch.block_diag(*blocks)
+
+
+def butterfly_reference(tw: torch.Tensor, increasing: bool) -> torch.Tensor:
+    """The N×N product of the stages of ``tw`` (L, N/2, 2, 2), stage 0 applied first:
+    increasing strides give B^(N) = B_N^(N) ⋯ B_2^(N) (Definition 5.3)."""
+    levels, half = tw.shape[0], tw.shape[1]
+    n = 2 * half
+    out = torch.eye(n, dtype=WIDE)
+    for k in range(levels):
+        block = 2 << k if increasing else n >> k
+        out = butterfly_factor_reference(tw[k], block) @ out
+    return out
+
+
+def butterfly_matrix_reference(M: Butterfly) -> torch.Tensor:
+    tw = M.twiddle.detach()
+    tws = [tw] if M.nstack is None else list(tw)
+    mats = [butterfly_reference(t, M.increasing_stride)[: M.out_size, : M.in_size] for t in tws]
+    return torch.block_diag(*mats)
+
+
+def kmatrix_reference(M: KMatrix) -> torch.Tensor:
+    """S (M_w ⋯ M_1) Sᵀ with M_i = B_i B_i'^* (Definition 5.4), B'^* = part 0 (decreasing)."""
+    tw = M.twiddle.detach()
+    n = M.size
+    out = torch.eye(n, dtype=WIDE)
+    for i in range(tw.shape[0]):
+        out = butterfly_reference(tw[i, 1], True) @ butterfly_reference(tw[i, 0], False) @ out
+    return out[: M.out_size, : M.in_size]
+
+
+def _reference(M):
+    if isinstance(M, Butterfly):
+        return butterfly_matrix_reference(M)
+    if isinstance(M, KMatrix):
+        return kmatrix_reference(M)
+    if isinstance(M, RealPart):
+        return _reference(M.base).real.to(WIDE)
+    raise TypeError(type(M).__name__)
+
+
+def _complex(dt):
+    return dt if dt.is_complex else (torch.complex128 if dt == torch.float64 else torch.complex64)
+
+
+ENTRIES = [
+    ZooEntry(
+        "Butterfly-square",
+        lambda n, dt, g: Butterfly(n, dtype=dt, generator=g),
+        _reference,
+    ),
+    ZooEntry(
+        "Butterfly-rect-decreasing",
+        lambda n, dt, g: Butterfly(n, n // 2 + 3, increasing_stride=False, dtype=dt, generator=g),
+        _reference,
+        sizes=(3, 16),
+    ),
+    ZooEntry(
+        "Butterfly-rect-increasing",
+        lambda n, dt, g: Butterfly(n - 1, n + 2, init="orthogonal", dtype=dt, generator=g),
+        _reference,
+        sizes=(4, 13),
+    ),
+    ZooEntry(
+        "Butterfly-stacked",
+        lambda n, dt, g: Butterfly(n, n - 1, nstack=3, dtype=dt, generator=g),
+        _reference,
+    ),
+    ZooEntry(
+        "KMatrix-w1",
+        lambda n, dt, g: KMatrix(n, width=1, dtype=dt, generator=g),
+        _reference,
+    ),
+    ZooEntry(
+        "KMatrix-w2-rect",
+        lambda n, dt, g: KMatrix(n, n // 2 + 1, width=2, dtype=dt, generator=g),
+        _reference,
+        sizes=(4, 12),
+    ),
+    ZooEntry(
+        "KMatrix-w1-e2",
+        lambda n, dt, g: KMatrix(n + 1, n, width=1, expansion=2, init="unitary", dtype=dt, generator=g),
+        _reference,
+        sizes=(3, 9),
+    ),
+    ZooEntry(
+        "RealPart-KMatrix",
+        lambda n, dt, g: RealPart(KMatrix(n, n + 1, width=2, dtype=_complex(dt), generator=g)),
+        _reference,
+        dtypes=(torch.float32, torch.float64),
+    ),
+]
