@@ -1,0 +1,80 @@
+"""Model surgery and optimizer helpers for structured layers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from torch import nn
+
+from ..core.structured import StructuredMatrix
+from .klinear import KLinear
+
+__all__ = ["param_groups", "replace_linear"]
+
+
+def replace_linear(
+    model: nn.Module,
+    filter: Callable[[str, nn.Linear], bool] | None = None,
+    **kwargs,
+) -> nn.Module:
+    """Replace every ``nn.Linear`` of ``model`` (in place) by a :class:`KLinear` of the same
+    shape, bias presence, dtype and device (unless given in ``kwargs``); returns ``model``.
+
+    ``filter(name, module) -> bool`` (``name`` the dotted path, as in ``named_modules``) selects
+    which layers to replace (default: all). ``kwargs`` go to ``KLinear`` (``width``,
+    ``expansion``, ``init``, ...). The bias values are copied; the K-matrix weight is freshly
+    initialised (it generally cannot equal the old dense weight). Linear layers owned by an
+    ``nn.MultiheadAttention`` are skipped: that module reads their ``.weight`` tensor directly.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
+    if filter is not None and not callable(filter):
+        raise TypeError(f"filter: expected a callable (name, module) -> bool, got {filter!r}")
+    targets = []
+    for parent_name, parent in model.named_modules():
+        if isinstance(parent, nn.MultiheadAttention):
+            continue
+        for child_name, child in parent.named_children():
+            if not isinstance(child, nn.Linear):
+                continue
+            full = f"{parent_name}.{child_name}" if parent_name else child_name
+            if filter is None or filter(full, child):
+                targets.append((parent, child_name, child))
+    for parent, child_name, lin in targets:
+        kw = {"dtype": lin.weight.dtype, "device": lin.weight.device, **kwargs}
+        new = KLinear(lin.in_features, lin.out_features, bias=lin.bias is not None, **kw)
+        if lin.bias is not None:
+            new.bias.data.copy_(lin.bias.detach())
+        setattr(parent, child_name, new)
+    return model
+
+
+def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
+    """Optimizer parameter groups: every parameter owned by a StructuredMatrix (butterfly and
+    K-matrix twiddles, other families' θ) gets ``weight_decay = 0`` — shrinking twiddles toward
+    zero shrinks a product of log N factors geometrically and destroys the structure — and all
+    other parameters (dense weights, biases, norms) get ``weight_decay``. Empty groups are left
+    out; a shared parameter appears once. Use as ``torch.optim.AdamW(param_groups(m, 0.01))``.
+    """
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
+    wd = float(weight_decay)
+    if wd < 0:
+        raise ValueError(f"weight_decay: expected a non-negative number, got {weight_decay}")
+    structured: dict[int, nn.Parameter] = {}
+    for mod in model.modules():
+        if isinstance(mod, StructuredMatrix):
+            for p in mod.parameters():
+                structured[id(p)] = p
+    decay, no_decay, seen = [], [], set()
+    for p in model.parameters():
+        if id(p) in seen:
+            continue
+        seen.add(id(p))
+        (no_decay if id(p) in structured else decay).append(p)
+    groups = []
+    if decay:
+        groups.append({"params": decay, "weight_decay": wd})
+    if no_decay:
+        groups.append({"params": no_decay, "weight_decay": 0.0})
+    return groups
