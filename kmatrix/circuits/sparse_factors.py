@@ -1,0 +1,99 @@
+"""Theorem 4.5 (De Sa et al., restored in NOTES.md): a linear circuit → a product of sparse
+matrices.
+
+Let the linear circuit C have s nodes (inputs included) and depth d, and let s′ be the least
+power of two ≥ s. Number the nodes layer by layer — inputs 0…n−1, then the w_1 gates of depth 1,
+…, the w_d gates of depth d — so that z_k = n + w_1 + … + w_{k−1} nodes are known before layer k.
+The s′×s′ layer matrix W_k has rows
+
+    W_k[i, :] = e_iᵀ                        for i < z_k          (copy what is known),
+    W_k[i, :] = α_i e_{i1}ᵀ + β_i e_{i2}ᵀ   for z_k ≤ i < z_k + w_k (the gates of layer k),
+    W_k[i, :] = 0                            for i ≥ z_k + w_k,
+
+so W_k ⋯ W_1 [v; 0] holds g_0 … g_{z_{k+1}−1} then zeros (the survey's induction). With the input
+embedding E = [I_n; 0] (s′×n) and the truncated permutation P (m×s′, P[k, pos(output k)] = 1):
+
+    W = P · W_d ⋯ W_1 · E,
+
+d + 1 factors besides E (d + 2 in all). nnz(W_k) = z_k + (operands of layer k) ≤ z_k + 2w_k ≤ 2s,
+nnz(P) = m, nnz(E) = n. Returned as a ``kmatrix.SparseProduct`` (factors [P, W_d, …, W_1, E],
+the last applied first) whose ``to_dense()`` equals ``circuit.to_dense()``.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .circuit import Circuit
+from .evaluate import _has_complex_constant
+from .transpose import _check_linear
+
+__all__ = ["layer_positions", "sparse_factor_triplets", "to_sparse_factors"]
+
+
+def layer_positions(circuit: Circuit) -> tuple[list[int], list[int]]:
+    """(pos, z): ``pos[node]`` = its row in the layered numbering; ``z[k-1]`` = z_k."""
+    pos = [-1] * circuit.num_nodes
+    for j in range(circuit.n_inputs):
+        pos[j] = j
+    nxt = circuit.n_inputs
+    z = []
+    for layer in circuit.layers():
+        z.append(nxt)
+        for g in layer:
+            pos[g] = nxt
+            nxt += 1
+    return pos, z
+
+
+def sparse_factor_triplets(circuit: Circuit) -> list[tuple[list[int], list[int], list, tuple[int, int]]]:
+    """The factors [P, W_d, …, W_1, E] as (rows, cols, values, shape) with the circuit's own
+    (possibly exact) constants as values; product order as in ``SparseProduct``."""
+    _check_linear(circuit, "to_sparse_factors")
+    n, m, s = circuit.n_inputs, circuit.n_outputs, circuit.num_nodes
+    sp = 1 << (s - 1).bit_length()
+    pos, z = layer_positions(circuit)
+    layer_mats = []
+    for k, layer in enumerate(circuit.layers()):
+        rows = list(range(z[k]))
+        cols = list(range(z[k]))
+        vals: list = [1] * z[k]
+        for g in layer:
+            rows.append(pos[g])
+            cols.append(pos[circuit._a[g]])
+            vals.append(circuit._alpha[g])
+            if circuit._b[g] is not None:
+                rows.append(pos[g])
+                cols.append(pos[circuit._b[g]])
+                vals.append(circuit._beta[g])
+        layer_mats.append((rows, cols, vals, (sp, sp)))
+    P = (list(range(m)), [pos[o] for o in circuit._outputs], [1] * m, (m, sp))
+    E = (list(range(n)), list(range(n)), [1] * n, (sp, n))
+    return [P, *reversed(layer_mats), E]
+
+
+def to_sparse_factors(circuit: Circuit, dtype: torch.dtype | None = None):
+    """W = P · W_d ⋯ W_1 · E as a ``kmatrix.SparseProduct`` of ``kmatrix.Sparse`` factors
+    (module docstring). ``dtype``: default float64, complex128 when a constant is complex."""
+    from ..families.sparse import Sparse
+    from ..families.sparse_product import SparseProduct
+
+    if circuit.field is not None:
+        raise TypeError(
+            f"circuit: its constants live in {circuit.field!r}; sparse factors are torch matrices "
+            "(use sparse_factor_triplets for the exact entries)"
+        )
+    trip = sparse_factor_triplets(circuit)
+    dt = dtype or (torch.complex128 if _has_complex_constant(circuit) else torch.float64)
+    factors = []
+    for rows, cols, vals, shape in trip:
+        v = [complex(c) for c in vals] if dt.is_complex else [float(c) for c in vals]
+        factors.append(
+            Sparse(
+                torch.tensor(rows, dtype=torch.long),
+                torch.tensor(cols, dtype=torch.long),
+                torch.tensor(v, dtype=dt),
+                shape,
+            )
+        )
+    return SparseProduct(factors)
