@@ -9,6 +9,8 @@ kernels and of the families' own code.
 
 from __future__ import annotations
 
+import numpy as np
+import scipy.sparse as sp
 import torch
 
 from ...families import Butterfly, KMatrix, RealPart
@@ -41,6 +43,29 @@ def butterfly_reference(tw: torch.Tensor, increasing: bool) -> torch.Tensor:
         block = 2 << k if increasing else n >> k
         out = butterfly_factor_reference(tw[k], block) @ out
     return out
+
+
+def sparse_factor_reference(t: np.ndarray, stride: int) -> sp.csr_matrix:
+    """B_k^(N), k = 2·stride, as a scipy sparse matrix from its four diagonals (Definitions
+    5.1–5.2) — for sizes where the dense reference is too large."""
+    half = t.shape[0]
+    n = 2 * half
+    p = np.arange(half)
+    i = (p // stride) * 2 * stride + p % stride
+    j = i + stride
+    rows = np.concatenate([i, i, j, j])
+    cols = np.concatenate([i, j, i, j])
+    vals = np.concatenate([t[:, 0, 0], t[:, 0, 1], t[:, 1, 0], t[:, 1, 1]])
+    return sp.csr_matrix((vals, (rows, cols)), shape=(n, n))
+
+
+def apply_stages_reference(tw: np.ndarray, x: np.ndarray, increasing: bool) -> np.ndarray:
+    """x (N, B) -> the product of the stages of ``tw`` (L, N/2, 2, 2), each a sparse B_k^(N)."""
+    n = 2 * tw.shape[1]
+    for k in range(tw.shape[0]):
+        stride = 1 << k if increasing else n >> (k + 1)
+        x = sparse_factor_reference(tw[k], stride) @ x
+    return x
 
 
 def butterfly_matrix_reference(M: Butterfly) -> torch.Tensor:
