@@ -66,7 +66,6 @@ __all__ = [
     "Plan",
     "SubproductTree",
     "conv",
-    "fraction_sum",
     "gather_leaves",
     "leaf_layout",
     "multipoint_evaluate",
@@ -272,6 +271,21 @@ class SubproductTree:
             self.low.append(low)
             self.ginv.append(g)
 
+    def growth(self, levels: int | None = None) -> float:
+        """Error-growth indicator G = max over the subtrees of the first ``levels`` levels
+        (default: all) of (1 + ‖f_v − z^d‖₁)·‖1/rev(f_v) mod z^d‖₁, the ∞-norm amplification
+        of one remainder step r ↦ r mod f_v. G ≈ 2 for roots of unity; it explodes for real
+        or scattered nodes (``kmatrix bench vandermonde_accuracy`` prints it beside the
+        errors)."""
+        levels = self.k + 1 if levels is None else levels
+        G = 1.0
+        with torch.no_grad():
+            for lev in range(levels):
+                low, g = self.low[lev].detach(), self.ginv[lev].detach()
+                v = float(((low.abs().sum(-1) + 1) * g.abs().sum(-1)).max())
+                G = max(G, v) if math.isfinite(v) else math.inf
+        return G
+
     def evaluate(self, r: torch.Tensor) -> torch.Tensor:
         """Remainder tree: r (R, nb, L) polynomials of degree < L (one per block, already
         reduced modulo the roots) → their values at the leaves, (R, nb·L)."""
@@ -353,17 +367,8 @@ class Plan:
         self.tree = SubproductTree(gather_leaves(nodes, self.src).reshape(self.nb, self.L))
 
     def growth(self) -> float:
-        """Error-growth indicator G = max over the subtrees below the roots of
-        (1 + ‖f_v − z^d‖₁)·‖1/rev(f_v) mod z^d‖₁, the ∞-norm amplification of one remainder
-        step r ↦ r mod f_v. G ≈ 2 for roots of unity; it explodes for real or scattered nodes
-        (see ``kmatrix bench vandermonde_accuracy``, which prints it beside the errors)."""
-        with torch.no_grad():
-            G = 1.0
-            for lev in range(self.tree.k):
-                low, g = self.tree.low[lev].detach(), self.tree.ginv[lev].detach()
-                v = ((low.abs().sum(-1) + 1) * g.abs().sum(-1)).max()
-                G = max(G, float(v)) if bool(torch.isfinite(v)) else math.inf
-        return G
+        """The tree's growth indicator (:meth:`SubproductTree.growth`) below the roots."""
+        return self.tree.growth(self.tree.k)
 
 
 def multipoint_evaluate(nodes: torch.Tensor, coeffs: torch.Tensor, plan: Plan | None = None) -> torch.Tensor:
@@ -408,19 +413,3 @@ def transposed_multipoint_evaluate(
     else:
         u = u[:, 0]
     return u.reshape(R, C * L)[:, :n]
-
-
-def fraction_sum(poles: torch.Tensor, w: torch.Tensor, pad_value) -> tuple[torch.Tensor, torch.Tensor]:
-    """Σ_j w[r, j]/(z − t_j) = N_r(z)/T(z) as coefficient tensors.
-
-    poles t (n,), w (R, n) → (N (R, L), T_low (L,)) with L = next_pow2(n), T(z) = z^L + T_low(z)
-    = Π_j (z − t_j) · Π_pad (z − pad_value); the padding factors appear in both N and T and
-    cancel in the ratio (choose ``pad_value`` away from the evaluation points).
-    """
-    n, R = poles.shape[0], w.shape[0]
-    L = next_pow2(n)
-    src, pos = leaf_layout(poles, 1, L)
-    tree = SubproductTree(gather_leaves(poles, src, pad_value).reshape(1, L))
-    leaves = torch.zeros(R, L, dtype=w.dtype, device=w.device).index_copy(1, pos, w)
-    N = tree.fraction_numerators(leaves)[:, 0]
-    return N, tree.low[-1][0, 0]

@@ -1,0 +1,282 @@
+"""Cauchy matrices C[i, j] = 1/(s_i − t_j) (survey Def 4.3): θ = (s, t), m + n scalars.
+
+Two products, selectable by ``method``:
+
+* ``"fast"`` (exact algorithm, O((m + n) log² n)): C x = N(s)/T(s) with
+  T(z) = Π_j (z − t_j) and N(z) = Σ_j x_j Π_{k≠j}(z − t_k), N from a tree of fractions over the
+  t_j (``_polynomial.fraction_sum``), then N and T evaluated at the s_i by multipoint
+  evaluation (``_polynomial.multipoint_evaluate``).
+* ``"direct"``: O(mn), chunked over columns (the block 1/(s_i − t_j) of c columns is formed and
+  applied with a matrix product; memory O(m·c), m·c ≤ 2^21), with a custom autograd function
+  whose backward is again a chunked Cauchy-like product (kernel 1/(s − t)^p, p = 2).
+
+Cᵀ = −Cauchy(t, s) gives the native transpose (same two paths, arguments swapped).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+
+import torch
+from torch import nn
+
+from ..core.structured import StructuredMatrix
+from ..core.validation import as_tensor, check_finite
+from . import _polynomial as poly
+
+__all__ = ["Cauchy"]
+
+#: the direct path keeps at most this many kernel entries in memory at once
+DIRECT_CHUNK_ELEMS = 1 << 21
+METHODS = ("auto", "fast", "direct")
+#: "auto" uses the fast path only when min(m, n) ≥ this and the plan's growth indicator
+#: (``CauchyPlan.growth``) is ≤ ``AUTO_MAX_GROWTH``.
+AUTO_MIN_SIZE = 1024
+AUTO_MAX_GROWTH = 1e3
+
+
+# ---------------------------------------------------------------------- validation
+def _first_repeat(v: torch.Tensor):
+    seen: dict = {}
+    for i, z in enumerate(v.detach().cpu().tolist()):
+        if z in seen:
+            return seen[z], i
+        seen[z] = i
+    return None
+
+
+def check_cauchy_nodes(s: torch.Tensor, t: torch.Tensor) -> None:
+    """Raise ValueError naming the argument and indices when s or t repeats a value or some
+    s_i == t_j (exact equality; O(m + n) time and memory)."""
+    for name, v in (("s", s), ("t", t)):
+        rep = _first_repeat(v)
+        if rep is not None:
+            i, j = rep
+            raise ValueError(f"{name}: expected distinct entries, but {name}[{i}] == {name}[{j}]")
+    where_t = {}
+    for j, z in enumerate(t.detach().cpu().tolist()):
+        where_t.setdefault(z, j)
+    for i, z in enumerate(s.detach().cpu().tolist()):
+        if z in where_t:
+            raise ValueError(
+                f"s, t: expected s_i != t_j for all i, j (C[i, j] = 1/(s_i - t_j)), "
+                f"but s[{i}] == t[{where_t[z]}] == {z}"
+            )
+
+
+# ---------------------------------------------------------------------- the direct path
+def _kernel_apply(s: torch.Tensor, t: torch.Tensor, x: torch.Tensor, p: int) -> torch.Tensor:
+    """y_i = Σ_j x_j / (s_i − t_j)^p for x (B, n), chunked over j."""
+    m, n = s.shape[0], t.shape[0]
+    c = max(1, min(n, DIRECT_CHUNK_ELEMS // max(m, 1)))
+    y = torch.zeros(x.shape[0], m, dtype=x.dtype, device=x.device)
+    for j0 in range(0, n, c):
+        K = (s.unsqueeze(1) - t[j0 : j0 + c].unsqueeze(0)).reciprocal_()
+        if p > 1:
+            K = K.pow_(p)
+        y.addmm_(x[:, j0 : j0 + K.shape[1]], K.transpose(0, 1))
+    return y
+
+
+class _KernelMatvec(torch.autograd.Function):
+    """y = K_p(s, t) x with K_p[i, j] = (s_i − t_j)^{−p}. Backward (K_pᵀ(s, t) = (−1)^p K_p(t, s)):
+    x̄ = (−1)^p K_p(t̄, s̄) ȳ, s̄ = −p Σ_b conj(K_{p+1}(s, t) x_b) ∘ ȳ_b,
+    t̄ = p (−1)^{p+1} Σ_b conj(x_b) ∘ K_{p+1}(t̄, s̄) ȳ_b — again kernel products, so double
+    backward works too."""
+
+    @staticmethod
+    def forward(ctx, s, t, x, p):
+        ctx.save_for_backward(s, t, x)
+        ctx.p = p
+        return _kernel_apply(s, t, x, p)
+
+    @staticmethod
+    def backward(ctx, g):
+        s, t, x = ctx.saved_tensors
+        p = ctx.p
+        sc, tc = s.conj(), t.conj()
+        gs = gt = gx = None
+        sign = -1 if p % 2 else 1
+        if ctx.needs_input_grad[2]:
+            gx = sign * _KernelMatvec.apply(tc, sc, g, p)
+        if ctx.needs_input_grad[0]:
+            gs = -p * (_KernelMatvec.apply(sc, tc, x.conj(), p + 1) * g).sum(0)
+        if ctx.needs_input_grad[1]:
+            gt = (-sign * p) * (x.conj() * _KernelMatvec.apply(tc, sc, g, p + 1)).sum(0)
+        return gs, gt, gx, None
+
+
+# ---------------------------------------------------------------------- the fast path
+def _pad_value(s: torch.Tensor):
+    """A padding pole for the tree over t: a point far from every s_i (the padding factor
+    (z − p) appears in both N and T and cancels in N(s_i)/T(s_i))."""
+    cands = [0.0, 0.5, -0.5, 0.25, -0.25]
+    if s.is_complex():
+        cands += [0.5j, -0.5j, 0.25 + 0.25j]
+    sd = s.detach()
+    best = max(cands, key=lambda c: float((sd - c).abs().min()))
+    return best
+
+
+class CauchyPlan:
+    """Everything about C(s, t) that does not depend on the vector: the subproduct tree over
+    the poles t (padded to L = next_pow2(n) with a pole far from every s_i), the multipoint
+    evaluation plan at the points s, and T(s_i) = Π_j (s_i − t_j) (times the padding factors,
+    which cancel in N/T)."""
+
+    def __init__(self, s: torch.Tensor, t: torch.Tensor):
+        self.s, self.n = s, t.shape[0]
+        self.L = L = poly.next_pow2(self.n)
+        src, self.pos = poly.leaf_layout(t, 1, L)
+        self.tree = poly.SubproductTree(poly.gather_leaves(t, src, _pad_value(s)).reshape(1, L))
+        self.splan = poly.Plan(s, L)
+        T_low = self.tree.low[-1][0]  # (1, L): T(z) = z^L + T_low(z)
+        sL = s
+        for _ in range(L.bit_length() - 1):
+            sL = sL * sL
+        poly._tally(s.numel() * (L.bit_length() - 1 + 1) * (6 if s.is_complex() else 1))
+        self.Ts = poly.multipoint_evaluate(s, T_low, self.splan)[0] + sL
+
+    def growth(self) -> float:
+        """max(G over the t-tree, G over the s-plan, (1 + ‖T − z^L‖₁)·max_i 1/|T(s_i)|): the
+        last factor is the conditioning of the final division N(s_i)/T(s_i)."""
+        with torch.no_grad():
+            T_low = self.tree.low[-1].detach()
+            div = float((1 + T_low.abs().sum()) / self.Ts.detach().abs().min())
+            G = max(self.tree.growth(), self.splan.growth(), div)
+        return G if math.isfinite(G) else math.inf
+
+    def apply(self, x: torch.Tensor) -> torch.Tensor:
+        """C x for x (B, n): N from the tree of fractions, evaluated at s, divided by T(s)."""
+        leaves = torch.zeros(x.shape[0], self.L, dtype=x.dtype, device=x.device)
+        N = self.tree.fraction_numerators(leaves.index_copy(1, self.pos, x))[:, 0]
+        y = poly.multipoint_evaluate(self.s, N, self.splan) / self.Ts
+        poly._tally(y.numel() * (6 if y.is_complex() else 1))
+        return y
+
+
+def fast_cauchy_matvec(s: torch.Tensor, t: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """y = C x, y_i = Σ_j x_j/(s_i − t_j) = N(s_i)/T(s_i), for x (B, n) → (B, m).
+
+    Cost: tree over t and evaluation plan at s, O((m + n) log² n) once; then per vector the
+    tree of fractions O(n log² n) and the multipoint evaluation O((m + n) log² n)."""
+    return CauchyPlan(s, t).apply(x)
+
+
+@functools.lru_cache(maxsize=256)
+def fast_flops(m: int, n: int, is_complex: bool) -> int:
+    """Real flops of one fast product C x (trees included), counted by running the
+    implementation on dummy nodes under ``_polynomial.FlopCounter``."""
+    dt = torch.complex128 if is_complex else torch.float64
+    s = torch.linspace(-1, 1, m, dtype=torch.float64).to(dt)
+    t = (torch.linspace(-1, 1, n, dtype=torch.float64) + 3.0).to(dt)
+    with torch.no_grad(), poly.FlopCounter() as fc:
+        fast_cauchy_matvec(s, t, torch.zeros(1, n, dtype=dt))
+    return fc.flops
+
+
+class Cauchy(StructuredMatrix):
+    """C[i, j] = 1/(s_i − t_j), 0 ≤ i < m, 0 ≤ j < n (survey Def 4.3); θ = (s, t), learnable,
+    real or complex. Raises ValueError when s or t has a repeated entry or some s_i == t_j.
+
+    Products and cost (real flops of one matrix-vector product)
+    -----------------------------------------------------------
+    * direct: per entry one subtraction, one reciprocal, one multiply-add: m(4n − 1) over ℝ;
+      over ℂ (reciprocal z̄/|z|² = 5 flops) 15mn − 2m. Normwise error ~ n·ε.
+    * fast: exact algorithm N(s)/T(s) (module docstring), O((m + n) log² n); flops counted from
+      the implementation (``fast_flops``).
+
+    Measured accuracy: see ``kmatrix bench cauchy_accuracy`` (table below).
+
+        (table being measured)
+
+    Default (``"auto"``): the direct path (see the table: the exact fast algorithm is
+    accurate only for special, FFT-like node sets); ``method="fast"`` forces the fast path.
+    """
+
+    def __init__(self, s, t, method: str = "auto", dtype: torch.dtype | None = None):
+        s = as_tensor(s, "s", dtype=dtype, ndim=1)
+        t = as_tensor(t, "t", dtype=dtype, ndim=1)
+        common = torch.promote_types(s.dtype, t.dtype)
+        s, t = s.to(common), t.to(common)
+        check_finite(s, "s")
+        check_finite(t, "t")
+        check_cauchy_nodes(s, t)
+        if method not in METHODS:
+            raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
+        super().__init__((s.shape[0], t.shape[0]), common, s.device)
+        self.s = nn.Parameter(s.clone())
+        self.t = nn.Parameter(t.clone())
+        self.method = method
+
+    # ------------------------------------------------------------------ path selection
+    def _plan(self, transposed: bool) -> tuple[CauchyPlan, float]:
+        """The fast path's plan for C (or for Cᵀ = −C(t, s)) and its growth indicator; cached
+        without autograd until s or t change (see ``Vandermonde._plan``)."""
+        s, t = (self.t, self.s) if transposed else (self.s, self.t)
+        key = (transposed, s._version, t._version, s.data_ptr(), t.data_ptr(), s.dtype, s.device)
+        cache = self.__dict__.setdefault("_plan_cache", {})
+        reusable = not (torch.is_grad_enabled() and (s.requires_grad or t.requires_grad))
+        hit = cache.get(transposed)
+        if reusable and hit is not None and hit[0] == key:
+            return hit[1], hit[2]
+        if reusable:
+            with torch.no_grad():
+                plan = CauchyPlan(s, t)
+            cache[transposed] = (key, plan, plan.growth())
+            return plan, cache[transposed][2]
+        plan = CauchyPlan(s, t)
+        return plan, plan.growth()
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_plan_cache", None)
+        return state
+
+    def _choose(self, transposed: bool = False) -> tuple[str, CauchyPlan | None]:
+        if self.method == "direct" or (self.method == "auto" and min(self.shape) < AUTO_MIN_SIZE):
+            return "direct", None
+        plan, growth = self._plan(transposed)
+        if self.method == "fast" or growth <= AUTO_MAX_GROWTH:
+            return "fast", plan
+        return "direct", None
+
+    def resolve_method(self) -> str:
+        """The path the next product takes (``"fast"`` or ``"direct"``) for the current s, t."""
+        return self._choose()[0]
+
+    def growth(self) -> float:
+        """The fast path's growth indicator for the current s, t (``CauchyPlan.growth``)."""
+        with torch.no_grad():
+            return self._plan(False)[1]
+
+    # ------------------------------------------------------------------ products
+    def _matvec(self, x):
+        path, plan = self._choose()
+        if path == "fast":
+            return plan.apply(x)
+        return _KernelMatvec.apply(self.s, self.t, x, 1)
+
+    def _rmatvec(self, y):
+        # Cᵀ = −Cauchy(t, s)
+        path, plan = self._choose(transposed=True)
+        if path == "fast":
+            return -plan.apply(y)
+        return -_KernelMatvec.apply(self.t, self.s, y, 1)
+
+    def to_dense(self):
+        return (self.s.unsqueeze(1) - self.t.unsqueeze(0)).reciprocal()
+
+    @property
+    def flops(self) -> int:
+        m, n = self.shape
+        if self.resolve_method() == "fast":
+            return fast_flops(m, n, self.is_complex)
+        return 15 * m * n - 2 * m if self.is_complex else m * (4 * n - 1)
+
+    def _config(self):
+        return {"s": self.s.detach(), "t": self.t.detach(), "method": self.method}
+
+    def extra_repr(self) -> str:
+        return super().extra_repr() + f", method={self.method}"
