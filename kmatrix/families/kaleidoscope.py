@@ -29,12 +29,12 @@ def kmatrix_size(in_size: int, out_size: int, expansion: int) -> int:
 
 
 def expansion_for(in_size: int, out_size: int, n: int) -> int:
-    """The expansion e (a power of two) with ``kmatrix_size(in_size, out_size, e) == n`` for a
-    power of two n ≥ 2 at least max(in_size, out_size)."""
+    """The smallest expansion e (a power of two) with ``kmatrix_size(in_size, out_size, e) == n``
+    for a power of two n ≥ 2 at least max(in_size, out_size)."""
     m = max(in_size, out_size)
     if n < 2 or n & (n - 1) or n < m:
         raise ValueError(f"n: expected a power of two ≥ max(2, {m}), got {n}")
-    e = n // (1 << (m - 1).bit_length())
+    e = 1 if n == padded_size(m) else n // (1 << (m - 1).bit_length())
     assert kmatrix_size(in_size, out_size, e) == n
     return e
 

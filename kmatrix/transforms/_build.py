@@ -183,15 +183,20 @@ def circulant_twiddle(col: np.ndarray) -> np.ndarray:
 
 
 def toeplitz_column(c: np.ndarray, r: np.ndarray) -> np.ndarray:
-    """First column of the smallest power-of-two circulant whose (len(c) × len(r)) upper-left
-    corner is the Toeplitz matrix T[i, j] = c[i − j] (i ≥ j), r[j − i] (j > i): length
-    N ≥ max(m, k, m' + k' − 1) with m', k' the lengths of c and r[1:] up to their last nonzero."""
+    """First column of the smallest power-of-two circulant whose (m × k) upper-left corner is
+    the Toeplitz matrix T[i, j] = c[i − j] (i ≥ j), r[j − i] (j > i), m = len(c), k = len(r).
+
+    The circulant's entry at offset t = (i − j) mod N serves both c[t] (t < m) and r[N − t]
+    (N − t < k); the two uses collide for t in [N − k + 1, m − 1], harmlessly where both are
+    zero. With m' (k') the length of c (of r) up to its last nonzero, the corner is exact iff
+    N ≥ max(m, k, m' + k − 1, m + k' − 1) (≤ m + k − 1; a narrow band needs less).
+    """
     m, k = len(c), len(r)
     nz_c = np.flatnonzero(c)
     nz_r = np.flatnonzero(r[1:])
     mc = (nz_c[-1] + 1) if len(nz_c) else 1
     kr = (nz_r[-1] + 2) if len(nz_r) else 1
-    N = next_pow2(max(m, k, mc + kr - 1))
+    N = next_pow2(max(m, k, mc + k - 1, m + kr - 1))
     col = np.zeros(N, dtype=np.complex128)
     col[:mc] = c[:mc]
     if kr > 1:

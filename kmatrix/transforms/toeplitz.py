@@ -48,8 +48,8 @@ def toeplitz(c, r=None, dtype: torch.dtype | None = None) -> StructuredMatrix:
     shape len(c) × len(r), r[0] ignored, r defaults to conj(c)).
 
     Returns, in ``dtype`` (default: promoted dtype of c and r): the corner of a circulant of
-    size N = 2^⌈log2 max(m, k, m' + k' − 1)⌉ (m', k' the lengths of c and r[1:] up to their last
-    nonzero), i.e. a :class:`~kmatrix.KMatrix` of **width 2** and the smallest power-of-two
+    size N = 2^⌈log2 max(m, k, m' + k − 1, m + k' − 1)⌉ (m', k' the lengths of c and r up to
+    their last nonzero: N = 2^⌈log2(m + k − 1)⌉ for a full Toeplitz matrix), i.e. a :class:`~kmatrix.KMatrix` of **width 2** and the smallest power-of-two
     expansion giving that N (typically 2; 1 when the band is narrow enough) for a complex
     dtype, ``RealPart`` of it for a real dtype.
     """
