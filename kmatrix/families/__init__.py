@@ -5,6 +5,7 @@ from .dense import Dense
 from .diagonal import Diagonal
 from .fourier import Fourier
 from .kaleidoscope import KMatrix
+from .ldr import LDR
 from .lowrank import LowRank
 from .permutation import Permutation
 from .real_part import RealPart
@@ -13,4 +14,4 @@ from .sparse_plus_lowrank import SparsePlusLowRank
 from .sparse_product import SparseProduct
 from .toeplitz import Circulant, Hankel, Toeplitz
 
-__all__ = ["Butterfly", "Circulant", "Dense", "Diagonal", "Fourier", "Hankel", "KMatrix", "LowRank", "Permutation", "RealPart", "Sparse", "SparsePlusLowRank", "SparseProduct", "Toeplitz"]
+__all__ = ["LDR", "Butterfly", "Circulant", "Dense", "Diagonal", "Fourier", "Hankel", "KMatrix", "LowRank", "Permutation", "RealPart", "Sparse", "SparsePlusLowRank", "SparseProduct", "Toeplitz"]
