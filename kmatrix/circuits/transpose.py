@@ -15,8 +15,10 @@ binary lin gates and *multiplications by constants* as lin coefficients not in {
 (:meth:`Circuit.counts`), the reversal has, on a reduced circuit (no dead gates, every input
 used: ``is_reduced``), exactly the same number of multiplications by constants and exactly
 #outputs − #inputs more additions: Σ_v (outdeg′(v) − 1) = (E + m) − (n + G) against
-Σ_gates (indeg − 1) = E − G (E lin operands, G lin gates). On other circuits dead parts are
-dropped, so both counts are at most that.
+Σ_gates (indeg − 1) = E − G (E lin operands, G lin gates). On other circuits the dead gates
+are dropped and an unused input x_j gives the output 0 = 0·y₀ (no addition, no multiplication),
+so there are at most as many multiplications by constants and at most #outputs − #used inputs
+more additions.
 
 ``method="baur-strassen"`` (the survey's proof). Build the circuit for the scalar
 f(x, y) = yᵀ(Wx) = Σ_k y_k·o_k (m products and m − 1 additions on top of the circuit), run

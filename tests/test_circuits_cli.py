@@ -1,0 +1,47 @@
+"""``kmatrix circuits`` CLI and the DAG drawing (Figure 2)."""
+
+from __future__ import annotations
+
+import pytest
+
+from kmatrix.circuits import fft, horner
+from kmatrix.cli.main import main
+
+
+def test_show_prints_gates_and_writes_png(tmp_path, capsys):
+    out = tmp_path / "fft4.png"
+    assert main(["circuits", "show", "fft", "--n", "4", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "size=8, depth=2" in text
+    assert sum(line.strip().startswith("g") for line in text.splitlines()) == 8  # one line per gate
+    assert "outputs: y0 = g8, y1 = g10, y2 = g9, y3 = g11" in text
+    data = out.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+def test_factor_prints_sizes_and_nnz(capsys):
+    assert main(["circuits", "factor", "fft", "--n", "16", "--check"]) == 0
+    text = capsys.readouterr().out
+    assert "s = 80 nodes" in text and "s' = 128" in text and "depth d = 4" in text
+    rows = [line.split() for line in text.splitlines() if "nnz/s" in line]
+    assert [r[0] for r in rows] == ["P", "W_4", "W_3", "W_2", "W_1", "E"]
+    assert [int(r[r.index("nnz") + 1]) for r in rows] == [16, 96, 80, 64, 48, 16]  # z_k + 2·16
+    assert "= 0 " in text.split("max |product")[1]
+
+
+def test_cli_errors(capsys):
+    with pytest.raises(SystemExit, match="not linear"):
+        main(["circuits", "factor", "horner", "--n", "3"])
+    with pytest.raises(SystemExit, match="unknown circuit"):
+        main(["circuits", "show", "nope", "--n", "3"])
+    with pytest.raises(SystemExit, match="power of two"):
+        main(["circuits", "show", "fft", "--n", "6", "--no-draw"])
+    assert main(["circuits", "list"]) == 0
+    assert "polynomial_multiply" in capsys.readouterr().out
+
+
+def test_draw_returns_figure_and_refuses_huge(tmp_path):
+    fig = horner(3).draw(tmp_path / "h.png")
+    assert fig is not None and (tmp_path / "h.png").stat().st_size > 1000
+    with pytest.raises(ValueError, match="too many"):
+        fft(256).draw()
