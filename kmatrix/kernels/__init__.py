@@ -9,10 +9,102 @@ Layout (public, shared by Butterfly and KMatrix):
 * at stage k the stride is s = 2^k (``increasing_stride=True``) or N / 2^(k+1) (False);
   pair p acts on (x_i, x_{i+s}) with i = (p // s)·2s + p mod s, and
   [y_i, y_{i+s}] = twiddle[., k, p] @ [x_i, x_{i+s}].
+
+Backends (:func:`set_backend`, or ``backend=`` per call, or ``$KMATRIX_BUTTERFLY_BACKEND``):
+
+* ``"fused"`` (default): the ``torch.library`` custom op ``torch.ops.kmatrix.butterfly_multiply``
+  (:mod:`.op`) — on CPU the compiled kernel of :mod:`.cpu` (all L stages fused on a tile of batch
+  rows held in cache, backward by recomputation: autograd saves only ``twiddle`` and ``x``);
+  elsewhere (CUDA, other dtypes, no compiler) the reference inside the op, which is where a GPU
+  kernel will be registered.
+* ``"reference"``: :func:`butterfly_multiply_reference`, plain PyTorch (one batched 2×2
+  contraction per stage, autograd stores every stage's activation).
+
+Cost: L·N/2 2×2 blocks per row and stack index, 6 real flops each for real data
+(3·N·log2 N per row), 4× that for complex twiddles.
 """
+
+from __future__ import annotations
+
+import os
+
+import torch
 
 from .reference import butterfly_multiply_reference
 
-butterfly_multiply = butterfly_multiply_reference
+__all__ = [
+    "BACKENDS",
+    "butterfly_multiply",
+    "butterfly_multiply_reference",
+    "get_backend",
+    "set_backend",
+]
 
-__all__ = ["butterfly_multiply", "butterfly_multiply_reference"]
+BACKENDS = ("fused", "reference")
+_REAL_OF = {torch.complex32: torch.float16, torch.complex64: torch.float32, torch.complex128: torch.float64}
+_backend = os.environ.get("KMATRIX_BUTTERFLY_BACKEND", "fused")
+if _backend not in BACKENDS:  # pragma: no cover - environment misconfiguration
+    raise ValueError(f"KMATRIX_BUTTERFLY_BACKEND: expected one of {BACKENDS}, got {_backend!r}")
+
+
+def set_backend(name: str) -> str:
+    """Select the default backend (``"fused"`` or ``"reference"``); returns the previous one."""
+    global _backend
+    if name not in BACKENDS:
+        raise ValueError(f"backend: expected one of {BACKENDS}, got {name!r}")
+    previous, _backend = _backend, name
+    return previous
+
+
+def get_backend() -> str:
+    """The default backend used when ``butterfly_multiply`` gets no ``backend=``."""
+    return _backend
+
+
+def _check(twiddle: torch.Tensor, x: torch.Tensor) -> None:
+    if not isinstance(twiddle, torch.Tensor):
+        raise TypeError(f"twiddle: expected a tensor, got {type(twiddle).__name__}")
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"x: expected a tensor, got {type(x).__name__}")
+    for name, t in (("twiddle", twiddle), ("x", x)):
+        if not (t.is_floating_point() or t.is_complex()):
+            raise TypeError(f"{name}: expected a floating-point or complex tensor, got dtype {t.dtype}")
+    if x.dim() != 3:
+        raise ValueError(f"x: expected shape (batch, stack, N), got {tuple(x.shape)}")
+    b, s, n = x.shape
+    if n < 1 or n & (n - 1):
+        raise ValueError(f"x: the last dimension N must be a power of two, got {n}")
+    levels = n.bit_length() - 1
+    expected = (s, levels, n // 2, 2, 2)
+    if tuple(twiddle.shape) != expected:
+        raise ValueError(
+            f"twiddle: expected shape (stack, log2 N, N/2, 2, 2) = {expected} for x of shape "
+            f"{tuple(x.shape)}, got {tuple(twiddle.shape)}"
+        )
+    if twiddle.device != x.device:
+        raise ValueError(f"twiddle and x: expected the same device, got {twiddle.device} and {x.device}")
+
+
+def butterfly_multiply(
+    twiddle: torch.Tensor, x: torch.Tensor, increasing_stride: bool = True, *, backend: str | None = None
+) -> torch.Tensor:
+    """y = B x for the stacked butterfly ``twiddle`` (S, L, N/2, 2, 2) and ``x`` (B, S, N).
+
+    Dtypes promote as in ``torch.promote_types``; real twiddles meeting complex x stay real
+    (the kernel applies them to the real and imaginary parts), complex twiddles make x complex.
+    Differentiable in both arguments (torch's complex convention). ``backend`` overrides
+    :func:`get_backend` for this call.
+    """
+    _check(twiddle, x)
+    name = _backend if backend is None else backend
+    if name not in BACKENDS:
+        raise ValueError(f"backend: expected one of {BACKENDS}, got {name!r}")
+    dtype = torch.promote_types(twiddle.dtype, x.dtype)
+    tw_dtype = dtype if (twiddle.is_complex() or not dtype.is_complex) else _REAL_OF[dtype]
+    twiddle = twiddle.to(tw_dtype)
+    x = x.to(dtype)
+    if name == "reference":
+        return butterfly_multiply_reference(twiddle, x, increasing_stride)
+    from .op import ButterflyMultiply  # registers torch.ops.kmatrix.* on first use
+
+    return ButterflyMultiply.apply(twiddle, x, bool(increasing_stride))

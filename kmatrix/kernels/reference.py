@@ -11,10 +11,14 @@ import torch
 
 
 def butterfly_multiply_reference(twiddle: torch.Tensor, x: torch.Tensor, increasing_stride: bool = True) -> torch.Tensor:
-    """y = B x for the butterfly B given by ``twiddle`` (S, L, N/2, 2, 2); x (B, S, N)."""
-    S, L, half = twiddle.shape[:3]
-    n = 2 * half
-    b = x.shape[0]
+    """y = B x for the butterfly B given by ``twiddle`` (S, L, N/2, 2, 2); x (B, S, N).
+
+    Both have the same dtype, or x is complex and twiddle real of the same precision.
+    """
+    S, L = twiddle.shape[:2]
+    b, n = x.shape[0], x.shape[-1]
+    if x.is_complex() and not twiddle.is_complex():
+        twiddle = twiddle.to(x.dtype)  # real blocks act on real and imaginary parts alike
     for k in range(L):
         s = 1 << k if increasing_stride else n >> (k + 1)
         xv = x.reshape(b, S, n // (2 * s), 2, s)

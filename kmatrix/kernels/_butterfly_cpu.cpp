@@ -1,0 +1,553 @@
+// Fused CPU butterfly multiply (forward and backward), compiled at first use by
+// kmatrix/kernels/cpu.py (plain C ABI, called through ctypes; no torch headers).
+//
+// Math (layout of kmatrix/kernels/__init__.py): twiddle (S, L, N/2, 2, 2), x rows of length
+// N = 2^L. Stage k has stride s = 2^k (increasing) or N/2^(k+1) (decreasing); pair p acts on
+// (x_i, x_{i+s}), i = (p/s)*2s + p%s:  [y_i, y_{i+s}] = [[a, b], [c, d]] [x_i, x_{i+s}].
+//
+// Schedule. A tile of V batch rows (V = one 512-bit vector of lanes: 16 float / 8 double) is
+// transposed into a scratch buffer tile[n][plane][lane], so every butterfly pair is a pair of
+// whole vectors whatever its stride and every 2x2 block is a broadcast scalar shared by the V
+// rows. Stages are fused R at a time (radix 2^R): the 2^R vectors that interact in R
+// consecutive stages are loaded once, go through the R stages in registers and are stored
+// once, so the tile (N*V scalars, L1/L2-resident) is read and written ceil(L/R) times and
+// global memory exactly once. Tiles are distributed over threads.
+//
+// Backward (reverse mode, torch's convention: grad_x = B^H g, grad_W = g x^H): per tile the
+// inputs of each fused pass are kept (ceil(L/R) tile-sized checkpoints per thread, independent
+// of the batch), then passes run in reverse, recomputing the R intermediate activations of each
+// group in registers. Twiddle gradients are lane-reduced per tile and accumulated per thread,
+// then summed over threads. Extra memory: O(threads * N * V * L/R) + O(threads * |twiddle|).
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <thread>
+#include <utility>
+#include <vector>
+
+typedef int64_t i64;
+
+#ifndef KMX_RMAX_F
+#define KMX_RMAX_F 3
+#endif
+#ifndef KMX_RMAX_B
+#define KMX_RMAX_B 2
+#endif
+
+template <class T> struct VT;
+template <> struct VT<float> {
+  static constexpr int V = 16;
+  typedef float vec __attribute__((vector_size(64)));
+  typedef float vec4 __attribute__((vector_size(16)));
+};
+template <> struct VT<double> {
+  static constexpr int V = 8;
+  typedef double vec __attribute__((vector_size(64)));
+  typedef double vec4 __attribute__((vector_size(32)));
+};
+
+#if defined(__clang__) || (defined(__GNUC__) && __GNUC__ >= 12)
+#define KMX_SHUFFLE 1
+#endif
+
+// (sum v0, sum v1, sum v2, sum v3) over the lanes, added to out[0..3].
+static inline void hsum4_add(VT<float>::vec v0, VT<float>::vec v1, VT<float>::vec v2,
+                             VT<float>::vec v3, float* out) {
+#ifdef KMX_SHUFFLE
+  typedef VT<float>::vec vec;
+  typedef VT<float>::vec4 vec4;
+  vec w01 = __builtin_shufflevector(v0, v1, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+            __builtin_shufflevector(v0, v1, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  vec w23 = __builtin_shufflevector(v2, v3, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+            __builtin_shufflevector(v2, v3, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  vec u = __builtin_shufflevector(w01, w23, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+          __builtin_shufflevector(w01, w23, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+  // u = [p0(4) | p1(4) | p2(4) | p3(4)]; transpose the 4x4 and add the rows.
+  vec t = __builtin_shufflevector(u, u, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7, 11, 15);
+  vec4 r = __builtin_shufflevector(t, t, 0, 1, 2, 3) + __builtin_shufflevector(t, t, 4, 5, 6, 7) +
+           __builtin_shufflevector(t, t, 8, 9, 10, 11) + __builtin_shufflevector(t, t, 12, 13, 14, 15);
+  vec4 o;
+  std::memcpy(&o, out, sizeof(o));
+  o += r;
+  std::memcpy(out, &o, sizeof(o));
+#else
+  float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (int j = 0; j < 16; ++j) { s0 += v0[j]; s1 += v1[j]; s2 += v2[j]; s3 += v3[j]; }
+  out[0] += s0; out[1] += s1; out[2] += s2; out[3] += s3;
+#endif
+}
+
+static inline void hsum4_add(VT<double>::vec v0, VT<double>::vec v1, VT<double>::vec v2,
+                             VT<double>::vec v3, double* out) {
+#ifdef KMX_SHUFFLE
+  typedef VT<double>::vec vec;
+  typedef VT<double>::vec4 vec4;
+  vec w01 = __builtin_shufflevector(v0, v1, 0, 1, 2, 3, 8, 9, 10, 11) +
+            __builtin_shufflevector(v0, v1, 4, 5, 6, 7, 12, 13, 14, 15);
+  vec w23 = __builtin_shufflevector(v2, v3, 0, 1, 2, 3, 8, 9, 10, 11) +
+            __builtin_shufflevector(v2, v3, 4, 5, 6, 7, 12, 13, 14, 15);
+  vec u = __builtin_shufflevector(w01, w23, 0, 1, 4, 5, 8, 9, 12, 13) +
+          __builtin_shufflevector(w01, w23, 2, 3, 6, 7, 10, 11, 14, 15);
+  // u = [p0(2) | p1(2) | p2(2) | p3(2)]
+  vec4 r = __builtin_shufflevector(u, u, 0, 2, 4, 6) + __builtin_shufflevector(u, u, 1, 3, 5, 7);
+  vec4 o;
+  std::memcpy(&o, out, sizeof(o));
+  o += r;
+  std::memcpy(out, &o, sizeof(o));
+#else
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  for (int j = 0; j < 8; ++j) { s0 += v0[j]; s1 += v1[j]; s2 += v2[j]; s3 += v3[j]; }
+  out[0] += s0; out[1] += s1; out[2] += s2; out[3] += s3;
+#endif
+}
+
+// Pair index of element i at the stage whose stride is 2^b: i with bit b removed.
+static inline i64 pair_index(i64 i, int b) { return ((i >> (b + 1)) << b) | (i & ((i64(1) << b) - 1)); }
+
+// Bit position (log2 stride) of stage k.
+static inline int stage_bit(int k, int L, bool inc) { return inc ? k : L - 1 - k; }
+
+#if defined(__clang__)
+#define KMX_UNROLL _Pragma("unroll")
+#elif defined(__GNUC__)
+#define KMX_UNROLL _Pragma("GCC unroll 64")
+#else
+#define KMX_UNROLL
+#endif
+
+// In-register V x V transposes and (de)interleaving of complex pairs.
+template <class T> struct Shuf {
+  typedef typename VT<T>::vec vec;
+  static constexpr int V = VT<T>::V;
+#ifdef KMX_SHUFFLE
+  template <int D, std::size_t... I> static vec lo(vec a, vec b, std::index_sequence<I...>) {
+    return __builtin_shufflevector(a, b, ((I & D) ? int(I) - D + V : int(I))...);
+  }
+  template <int D, std::size_t... I> static vec hi(vec a, vec b, std::index_sequence<I...>) {
+    return __builtin_shufflevector(a, b, ((I & D) ? int(I) + V : int(I) + D)...);
+  }
+  template <int D> static inline void stage(vec* r) {
+    KMX_UNROLL for (int j = 0; j < V; ++j) {
+      if (j & D) continue;
+      vec a = r[j], b = r[j + D];
+      r[j] = lo<D>(a, b, std::make_index_sequence<V>{});
+      r[j + D] = hi<D>(a, b, std::make_index_sequence<V>{});
+    }
+  }
+  // r[j][i] -> r[i][j]: swap bit D of the row and the lane index, for every D.
+  static inline void transpose(vec* r) {
+    if constexpr (V >= 16) stage<8>(r);
+    stage<4>(r);
+    stage<2>(r);
+    stage<1>(r);
+  }
+  template <std::size_t... I> static vec evens(vec a, vec b, std::index_sequence<I...>) {
+    return __builtin_shufflevector(a, b, int(2 * I)...);
+  }
+  template <std::size_t... I> static vec odds(vec a, vec b, std::index_sequence<I...>) {
+    return __builtin_shufflevector(a, b, int(2 * I + 1)...);
+  }
+  template <int OFF, std::size_t... I> static vec inter(vec a, vec b, std::index_sequence<I...>) {
+    return __builtin_shufflevector(a, b, ((I & 1) ? V + OFF + int(I / 2) : OFF + int(I / 2))...);
+  }
+  // (a0 a1 ..), (b0 b1 ..) -> lo = (a0 b0 a1 b1 ..), hi = second halves interleaved.
+  static inline void interleave(vec a, vec b, vec& lo_, vec& hi_) {
+    lo_ = inter<0>(a, b, std::make_index_sequence<V>{});
+    hi_ = inter<V / 2>(a, b, std::make_index_sequence<V>{});
+  }
+  static inline void deinterleave(vec lo_, vec hi_, vec& a, vec& b) {
+    a = evens(lo_, hi_, std::make_index_sequence<V>{});
+    b = odds(lo_, hi_, std::make_index_sequence<V>{});
+  }
+#else
+  static inline void transpose(vec* r) {
+    T tmp[V][V];
+    std::memcpy(tmp, r, sizeof(tmp));
+    for (int j = 0; j < V; ++j)
+      for (int i = 0; i < V; ++i) r[j][i] = tmp[i][j];
+  }
+  static inline void interleave(vec a, vec b, vec& lo_, vec& hi_) {
+    for (int i = 0; i < V; ++i) {
+      T va = a[i / 2 + (i >= V ? 0 : 0)], vb = b[i / 2];
+      lo_[i] = (i & 1) ? vb : va;
+    }
+    for (int i = 0; i < V; ++i) hi_[i] = (i & 1) ? b[V / 2 + i / 2] : a[V / 2 + i / 2];
+  }
+  static inline void deinterleave(vec lo_, vec hi_, vec& a, vec& b) {
+    for (int i = 0; i < V; ++i) {
+      const int k = 2 * i;
+      a[i] = k < V ? lo_[k] : hi_[k - V];
+      b[i] = k + 1 < V ? lo_[k + 1] : hi_[k + 1 - V];
+    }
+  }
+#endif
+};
+
+template <class T, bool CPLX> struct Kern {
+  typedef typename VT<T>::vec vec;
+  typedef Shuf<T> SH;
+  static constexpr int V = VT<T>::V;
+  static constexpr int C = CPLX ? 2 : 1;   // vectors per element (re, im planes)
+  static constexpr int TW = CPLX ? 8 : 4;  // scalars per 2x2 block
+
+  // y = [[a,b],[c,d]] x on one pair (x0, x1), in place.
+  static inline void block(const T* t, vec* x0, vec* x1) {
+    if constexpr (!CPLX) {
+      vec u = x0[0], v = x1[0];
+      x0[0] = t[0] * u + t[1] * v;
+      x1[0] = t[2] * u + t[3] * v;
+    } else {
+      vec ur = x0[0], ui = x0[1], vr = x1[0], vi = x1[1];
+      x0[0] = t[0] * ur - t[1] * ui + t[2] * vr - t[3] * vi;
+      x0[1] = t[0] * ui + t[1] * ur + t[2] * vi + t[3] * vr;
+      x1[0] = t[4] * ur - t[5] * ui + t[6] * vr - t[7] * vi;
+      x1[1] = t[4] * ui + t[5] * ur + t[6] * vi + t[7] * vr;
+    }
+  }
+
+  // Backward of one block: g <- [[a,b],[c,d]]^H g, gt += g x^H (lane sums).
+  static inline void block_bwd(const T* t, const vec* x0, const vec* x1, vec* g0, vec* g1, T* gt) {
+    if constexpr (!CPLX) {
+      vec u = g0[0], v = g1[0];
+      hsum4_add(u * x0[0], u * x1[0], v * x0[0], v * x1[0], gt);
+      g0[0] = t[0] * u + t[2] * v;
+      g1[0] = t[1] * u + t[3] * v;
+    } else {
+      vec ur = g0[0], ui = g0[1], vr = g1[0], vi = g1[1];
+      // g * conj(x): re = gr xr + gi xi, im = gi xr - gr xi
+      hsum4_add(ur * x0[0] + ui * x0[1], ui * x0[0] - ur * x0[1], ur * x1[0] + ui * x1[1],
+                ui * x1[0] - ur * x1[1], gt);
+      hsum4_add(vr * x0[0] + vi * x0[1], vi * x0[0] - vr * x0[1], vr * x1[0] + vi * x1[1],
+                vi * x1[0] - vr * x1[1], gt + 4);
+      // conj(a) g0 + conj(c) g1 ; conj(b) g0 + conj(d) g1
+      g0[0] = t[0] * ur + t[1] * ui + t[4] * vr + t[5] * vi;
+      g0[1] = t[0] * ui - t[1] * ur + t[4] * vi - t[5] * vr;
+      g1[0] = t[2] * ur + t[3] * ui + t[6] * vr + t[7] * vi;
+      g1[1] = t[2] * ui - t[3] * ur + t[6] * vi - t[7] * vr;
+    }
+  }
+
+  // Stages k0 .. k0+R-1, whose bits (log2 strides) form the range [lo, lo+R): src -> dst
+  // (may alias). Group (h, l) = the 2^R elements base + m 2^lo, base = h 2^(lo+R) + l; at the
+  // stage of bit lo+q, element m pairs with m | 2^q and its pair index is
+  // h 2^(lo+R-1) + (m without bit q) 2^lo + l.
+  template <int R, bool INC>
+  static void fwd_pass(const vec* src, vec* dst, const T* tw, int L, i64 N, int k0) {
+    constexpr int M = 1 << R;
+    const int lo = INC ? k0 : L - k0 - R;
+    const i64 half = N / 2, nh = N >> (lo + R), nl = i64(1) << lo;
+    const T* tk[R];
+    KMX_UNROLL for (int j = 0; j < R; ++j) tk[j] = tw + i64(k0 + j) * half * TW;
+    for (i64 h = 0; h < nh; ++h) {
+      for (i64 l = 0; l < nl; ++l) {
+        const i64 base = (h << (lo + R)) | l, pbase = ((h << (lo + R - 1)) | l) * TW;
+        vec v[M][C];
+        KMX_UNROLL for (int m = 0; m < M; ++m)
+          KMX_UNROLL for (int c = 0; c < C; ++c) v[m][c] = src[(base + (i64(m) << lo)) * C + c];
+        KMX_UNROLL for (int j = 0; j < R; ++j) {
+          const int q = INC ? j : R - 1 - j;
+          KMX_UNROLL for (int m = 0; m < M; ++m) {
+            if ((m >> q) & 1) continue;
+            const int mp = ((m >> (q + 1)) << q) | (m & ((1 << q) - 1));
+            block(tk[j] + pbase + (i64(mp) << lo) * TW, v[m], v[m | (1 << q)]);
+          }
+        }
+        KMX_UNROLL for (int m = 0; m < M; ++m)
+          KMX_UNROLL for (int c = 0; c < C; ++c) dst[(base + (i64(m) << lo)) * C + c] = v[m][c];
+      }
+    }
+  }
+
+  // Reverse of fwd_pass<R>: act = input of the pass, G = grad of its output (in place -> grad
+  // of its input); gtw accumulates the twiddle gradient of stages k0 .. k0+R-1.
+  template <int R, bool INC>
+  static void bwd_pass(const vec* act, vec* G, const T* tw, T* gtw, int L, i64 N, int k0) {
+    constexpr int M = 1 << R;
+    const int lo = INC ? k0 : L - k0 - R;
+    const i64 half = N / 2, nh = N >> (lo + R), nl = i64(1) << lo;
+    i64 koff[R];
+    KMX_UNROLL for (int j = 0; j < R; ++j) koff[j] = i64(k0 + j) * half * TW;
+    for (i64 h = 0; h < nh; ++h) {
+      for (i64 l = 0; l < nl; ++l) {
+        const i64 base = (h << (lo + R)) | l, pbase = ((h << (lo + R - 1)) | l) * TW;
+        vec xs[R][M][C];
+        vec g[M][C];
+        KMX_UNROLL for (int m = 0; m < M; ++m)
+          KMX_UNROLL for (int c = 0; c < C; ++c) xs[0][m][c] = act[(base + (i64(m) << lo)) * C + c];
+        KMX_UNROLL for (int j = 0; j + 1 < R; ++j) {
+          const int q = INC ? j : R - 1 - j;
+          KMX_UNROLL for (int m = 0; m < M; ++m)
+            KMX_UNROLL for (int c = 0; c < C; ++c) xs[j + 1][m][c] = xs[j][m][c];
+          KMX_UNROLL for (int m = 0; m < M; ++m) {
+            if ((m >> q) & 1) continue;
+            const int mp = ((m >> (q + 1)) << q) | (m & ((1 << q) - 1));
+            block(tw + koff[j] + pbase + (i64(mp) << lo) * TW, xs[j + 1][m], xs[j + 1][m | (1 << q)]);
+          }
+        }
+        KMX_UNROLL for (int m = 0; m < M; ++m)
+          KMX_UNROLL for (int c = 0; c < C; ++c) g[m][c] = G[(base + (i64(m) << lo)) * C + c];
+        KMX_UNROLL for (int j = R - 1; j >= 0; --j) {
+          const int q = INC ? j : R - 1 - j;
+          KMX_UNROLL for (int m = 0; m < M; ++m) {
+            if ((m >> q) & 1) continue;
+            const int m1 = m | (1 << q);
+            const int mp = ((m >> (q + 1)) << q) | (m & ((1 << q) - 1));
+            const i64 o = koff[j] + pbase + (i64(mp) << lo) * TW;
+            block_bwd(tw + o, xs[j][m], xs[j][m1], g[m], g[m1], gtw + o);
+          }
+        }
+        KMX_UNROLL for (int m = 0; m < M; ++m)
+          KMX_UNROLL for (int c = 0; c < C; ++c) G[(base + (i64(m) << lo)) * C + c] = g[m][c];
+      }
+    }
+  }
+
+  static constexpr int RMAX_F = CPLX ? 2 : KMX_RMAX_F;
+  static constexpr int RMAX_B = CPLX ? 2 : KMX_RMAX_B;
+
+  template <bool INC>
+  static void run_fwd(int r, const vec* src, vec* dst, const T* tw, int L, i64 N, int k0) {
+    switch (r) {
+      case 1: fwd_pass<1, INC>(src, dst, tw, L, N, k0); break;
+      case 2: fwd_pass<2, INC>(src, dst, tw, L, N, k0); break;
+      case 3: if constexpr (RMAX_F >= 3) fwd_pass<3, INC>(src, dst, tw, L, N, k0); break;
+      default: if constexpr (RMAX_F >= 4) fwd_pass<4, INC>(src, dst, tw, L, N, k0); break;
+    }
+  }
+  static void run_fwd_pass(int r, const vec* src, vec* dst, const T* tw, int L, i64 N, int k0, bool inc) {
+    if (inc) run_fwd<true>(r, src, dst, tw, L, N, k0);
+    else run_fwd<false>(r, src, dst, tw, L, N, k0);
+  }
+  template <bool INC>
+  static void run_bwd(int r, const vec* act, vec* G, const T* tw, T* gtw, int L, i64 N, int k0) {
+    switch (r) {
+      case 1: bwd_pass<1, INC>(act, G, tw, gtw, L, N, k0); break;
+      case 2: bwd_pass<2, INC>(act, G, tw, gtw, L, N, k0); break;
+      case 3: if constexpr (RMAX_B >= 3) bwd_pass<3, INC>(act, G, tw, gtw, L, N, k0); break;
+      default: if constexpr (RMAX_B >= 4) bwd_pass<4, INC>(act, G, tw, gtw, L, N, k0); break;
+    }
+  }
+  static void run_bwd_pass(int r, const vec* act, vec* G, const T* tw, T* gtw, int L, i64 N, int k0, bool inc) {
+    if (inc) run_bwd<true>(r, act, G, tw, gtw, L, N, k0);
+    else run_bwd<false>(r, act, G, tw, gtw, L, N, k0);
+  }
+
+  // Split L stages into passes of at most rmax stages, as equal as possible.
+  static std::vector<int> schedule(int L, int rmax) {
+    std::vector<int> rs;
+    if (L == 0) return rs;
+    const int P = (L + rmax - 1) / rmax;
+    for (int j = 0; j < P; ++j) rs.push_back(L / P + (j < L % P ? 1 : 0));
+    return rs;
+  }
+
+  // Row r of the batch (r in [0, rows)), stack s: offset in scalars.
+  struct Strides {
+    i64 b, c, s, n;  // batch, row-component, stack, element (scalars)
+    i64 crow;        // row components per batch index (2 when complex data meets real twiddles)
+    i64 off(i64 r, i64 st) const { return (r / crow) * b + (r % crow) * c + st * s; }
+  };
+
+  // Layout classes with a vectorised transpose; anything else takes the scalar loop.
+  //   1: real kernel, unit element stride;  2: complex kernel, interleaved (re, im), stride 2;
+  //   3: real kernel on complex data (two rows per batch index: re, im), stride 2.
+  static int fast_kind(const Strides& st, i64 N) {
+    if (N < V) return 0;
+    if (!CPLX && st.crow == 1 && st.n == 1) return 1;
+    if (CPLX && st.crow == 1 && st.n == 2) return 2;
+    if (!CPLX && st.crow == 2 && st.n == 2 && st.c == 1 && V % 2 == 0) return 3;
+    return 0;
+  }
+
+  static void gather(vec* tile, const T* x, const Strides& st, i64 r0, i64 nv, i64 s, i64 N) {
+    const int kind = fast_kind(st, N);
+    if (kind == 0) {
+      T* t = reinterpret_cast<T*>(tile);
+      if (nv < V) std::memset(static_cast<void*>(tile), 0, sizeof(vec) * N * C);
+      for (i64 j = 0; j < nv; ++j) {
+        const T* row = x + st.off(r0 + j, s);
+        for (i64 n = 0; n < N; ++n)
+          for (int c = 0; c < C; ++c) t[(n * C + c) * V + j] = row[n * st.n + c];
+      }
+      return;
+    }
+    const T* rp[V];
+    for (i64 j = 0; j < nv; ++j) rp[j] = x + st.off(r0 + j, s);
+    for (i64 n0 = 0; n0 < N; n0 += V) {
+      vec r[C][V];
+      for (int j = 0; j < V; ++j) {
+        if (j >= nv) {
+          for (int c = 0; c < C; ++c) r[c][j] = vec{};
+          continue;
+        }
+        if (kind == 1) {
+          std::memcpy(&r[0][j], rp[j] + n0, sizeof(vec));
+        } else if (kind == 2) {
+          vec a, b;
+          std::memcpy(&a, rp[j] + 2 * n0, sizeof(vec));
+          std::memcpy(&b, rp[j] + 2 * n0 + V, sizeof(vec));
+          SH::deinterleave(a, b, r[0][j], r[C - 1][j]);
+        } else {  // kind 3: rows j (re) and j + 1 (im) share one interleaved batch row
+          vec a, b;
+          std::memcpy(&a, rp[j] + 2 * n0, sizeof(vec));
+          std::memcpy(&b, rp[j] + 2 * n0 + V, sizeof(vec));
+          if (j + 1 < nv) {
+            SH::deinterleave(a, b, r[0][j], r[0][j + 1]);
+            ++j;
+          } else {
+            vec im;
+            SH::deinterleave(a, b, r[0][j], im);
+          }
+        }
+      }
+      for (int c = 0; c < C; ++c) {
+        SH::transpose(r[c]);
+        for (int i = 0; i < V; ++i) tile[(n0 + i) * C + c] = r[c][i];
+      }
+    }
+  }
+
+  static void scatter(const vec* tile, T* y, const Strides& st, i64 r0, i64 nv, i64 s, i64 N) {
+    const int kind = fast_kind(st, N);
+    if (kind == 0) {
+      const T* t = reinterpret_cast<const T*>(tile);
+      for (i64 j = 0; j < nv; ++j) {
+        T* row = y + st.off(r0 + j, s);
+        for (i64 n = 0; n < N; ++n)
+          for (int c = 0; c < C; ++c) row[n * st.n + c] = t[(n * C + c) * V + j];
+      }
+      return;
+    }
+    T* rp[V];
+    for (i64 j = 0; j < nv; ++j) rp[j] = y + st.off(r0 + j, s);
+    for (i64 n0 = 0; n0 < N; n0 += V) {
+      vec r[C][V];
+      for (int c = 0; c < C; ++c) {
+        for (int i = 0; i < V; ++i) r[c][i] = tile[(n0 + i) * C + c];
+        SH::transpose(r[c]);
+      }
+      for (int j = 0; j < nv; ++j) {
+        if (kind == 1) {
+          std::memcpy(rp[j] + n0, &r[0][j], sizeof(vec));
+        } else if (kind == 2) {
+          vec a, b;
+          SH::interleave(r[0][j], r[C - 1][j], a, b);
+          std::memcpy(rp[j] + 2 * n0, &a, sizeof(vec));
+          std::memcpy(rp[j] + 2 * n0 + V, &b, sizeof(vec));
+        } else {  // kind 3: rows always come in (re, im) pairs here (rows = 2 B, V even)
+          vec a, b;
+          SH::interleave(r[0][j], r[0][j + 1], a, b);
+          std::memcpy(rp[j] + 2 * n0, &a, sizeof(vec));
+          std::memcpy(rp[j] + 2 * n0 + V, &b, sizeof(vec));
+          ++j;
+        }
+      }
+    }
+  }
+
+  template <class F>
+  static void parallel_tiles(i64 ntiles, int nt, F f) {
+    if (nt <= 1) {
+      f(0, 0, ntiles);
+      return;
+    }
+    std::vector<std::thread> th;
+    for (int t = 1; t < nt; ++t)
+      th.emplace_back([=] { f(t, ntiles * t / nt, ntiles * (t + 1) / nt); });
+    f(0, 0, ntiles / nt);
+    for (auto& x : th) x.join();
+  }
+
+  // Threads: at most one per tile and one per ~2^16 butterfly pair-rows of work, so that
+  // small products are not slowed down by thread start-up.
+  static int num_threads(int requested, i64 ntiles, i64 N, int L) {
+    const i64 work = ntiles * V * (N / 2) * std::max(L, 1);
+    i64 nt = std::min<i64>(requested, ntiles);
+    nt = std::min<i64>(nt, std::max<i64>(1, work >> 16));
+    return int(std::max<i64>(1, nt));
+  }
+
+  static void forward(const T* tw, const T* x, T* y, i64 rows, i64 S, int L, bool inc,
+                      const Strides& xs, const Strides& ys, int nthreads) {
+    const i64 N = i64(1) << L, half = N / 2;
+    const i64 tps = (rows + V - 1) / V;  // tiles per stack index
+    const auto rs = schedule(L, RMAX_F);
+    const i64 ntiles = tps * S;
+    parallel_tiles(ntiles, num_threads(nthreads, ntiles, N, L), [&](int, i64 t0, i64 t1) {
+      std::vector<vec> tile(N * C);
+      for (i64 t = t0; t < t1; ++t) {
+        const i64 s = t / tps, r0 = (t % tps) * V, nv = std::min<i64>(V, rows - r0);
+        const T* tws = tw + s * i64(L) * half * TW;
+        gather(tile.data(), x, xs, r0, nv, s, N);
+        int k0 = 0;
+        for (int r : rs) {
+          run_fwd_pass(r, tile.data(), tile.data(), tws, L, N, k0, inc);
+          k0 += r;
+        }
+        scatter(tile.data(), y, ys, r0, nv, s, N);
+      }
+    });
+  }
+
+  static void backward(const T* tw, const T* x, const T* gy, T* gx, T* gtw, i64 rows, i64 S, int L,
+                       bool inc, const Strides& xs, const Strides& gys, const Strides& gxs, int nthreads) {
+    const i64 N = i64(1) << L, half = N / 2;
+    const i64 tps = (rows + V - 1) / V;
+    const auto rs = schedule(L, RMAX_B);
+    const i64 P = i64(rs.size());
+    const i64 twsize = S * i64(L) * half * TW;
+    const i64 ntiles = tps * S;
+    const int nt = num_threads(nthreads, ntiles, N, L);
+    std::vector<std::vector<T>> acc(nt);
+    parallel_tiles(ntiles, nt, [&](int tid, i64 t0, i64 t1) {
+      std::vector<T>& a = acc[tid];
+      a.assign(twsize, T(0));
+      std::vector<vec> ck(std::max<i64>(P, 1) * N * C), G(N * C);
+      for (i64 t = t0; t < t1; ++t) {
+        const i64 s = t / tps, r0 = (t % tps) * V, nv = std::min<i64>(V, rows - r0);
+        const T* tws = tw + s * i64(L) * half * TW;
+        T* gts = a.data() + s * i64(L) * half * TW;
+        gather(ck.data(), x, xs, r0, nv, s, N);
+        int k0 = 0;
+        for (i64 j = 0; j + 1 < P; ++j) {
+          run_fwd_pass(rs[j], ck.data() + j * N * C, ck.data() + (j + 1) * N * C, tws, L, N, k0, inc);
+          k0 += rs[j];
+        }
+        gather(G.data(), gy, gys, r0, nv, s, N);
+        for (i64 j = P - 1; j >= 0; --j) {
+          run_bwd_pass(rs[j], ck.data() + j * N * C, G.data(), tws, gts, L, N, k0, inc);
+          if (j > 0) k0 -= rs[j - 1];
+        }
+        scatter(G.data(), gx, gxs, r0, nv, s, N);
+      }
+    });
+    std::memcpy(gtw, acc[0].data(), sizeof(T) * twsize);
+    for (int t = 1; t < nt; ++t)
+      for (i64 i = 0; i < twsize; ++i) gtw[i] += acc[t][i];
+  }
+};
+
+#define KMX_EXPORT(NAME, T, CPLX)                                                                    \
+  extern "C" void kmx_fwd_##NAME(const T* tw, const T* x, T* y, i64 rows, i64 S, int L, int inc,   \
+                                 const i64* xst, const i64* yst, int nthreads) {                   \
+    typedef Kern<T, CPLX> K;                                                                       \
+    typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                                \
+    typename K::Strides ys{yst[0], yst[1], yst[2], yst[3], yst[4]};                                \
+    K::forward(tw, x, y, rows, S, L, inc != 0, xs, ys, nthreads);                                  \
+  }                                                                                                \
+  extern "C" void kmx_bwd_##NAME(const T* tw, const T* x, const T* gy, T* gx, T* gtw, i64 rows,    \
+                                 i64 S, int L, int inc, const i64* xst, const i64* gyst,           \
+                                 const i64* gxst, int nthreads) {                                  \
+    typedef Kern<T, CPLX> K;                                                                       \
+    typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                                \
+    typename K::Strides gys{gyst[0], gyst[1], gyst[2], gyst[3], gyst[4]};                          \
+    typename K::Strides gxs{gxst[0], gxst[1], gxst[2], gxst[3], gxst[4]};                          \
+    K::backward(tw, x, gy, gx, gtw, rows, S, L, inc != 0, xs, gys, gxs, nthreads);                 \
+  }
+
+KMX_EXPORT(f32, float, false)
+KMX_EXPORT(f64, double, false)
+KMX_EXPORT(c64, float, true)
+KMX_EXPORT(c128, double, true)
+
+extern "C" int kmx_abi_version() { return 1; }

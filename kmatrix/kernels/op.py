@@ -1,0 +1,212 @@
+"""``torch.ops.kmatrix.butterfly_multiply``: the fused kernel as a ``torch.library`` custom op.
+
+* ``kmatrix::butterfly_multiply(twiddle, x, increasing_stride) -> y`` with y = B x per stack
+  index (layout in :mod:`kmatrix.kernels`). CPU tensors of float32/float64/complex64/complex128
+  run the compiled kernel (:mod:`kmatrix.kernels.cpu`); other devices or dtypes, or a machine
+  without a C++ compiler, run the plain-PyTorch reference inside the op (the place where a GPU
+  kernel will be registered).
+* ``kmatrix::butterfly_multiply_backward(twiddle, x, grad, increasing_stride)
+  -> (grad_twiddle, grad_x)``: reverse mode, torch's complex convention
+  (grad_x = Bᴴ grad, grad of each 2×2 block = Σ_batch grad_pair · x_pairᴴ, real part for real
+  twiddles). It recomputes the per-stage activations from x tile by tile, so autograd saves only
+  ``twiddle`` and ``x``: extra memory O(batch·N), not O(batch·N·log2 N).
+
+Both ops have fake (meta) implementations, so torch.compile / export trace through them, and
+vmap rules (a vmapped x folds into the batch, a vmapped twiddle into the stack dimension).
+The op expects already-validated, already-promoted arguments (x.dtype is the promoted dtype;
+twiddle has x's dtype or, for complex x, its real counterpart): call it through
+:func:`kmatrix.kernels.butterfly_multiply`.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from . import cpu
+from .reference import butterfly_multiply_reference
+
+__all__ = ["ButterflyMultiply", "butterfly_multiply_op", "butterfly_multiply_backward_op"]
+
+_KERNEL_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
+
+
+def _plain(t: Tensor) -> Tensor:
+    """Materialise lazy conjugate/negative views (the kernel reads raw memory)."""
+    return t.resolve_conj().resolve_neg()
+
+
+def _use_kernel(twiddle: Tensor, x: Tensor) -> bool:
+    return (
+        x.device.type == "cpu"
+        and twiddle.device.type == "cpu"
+        and twiddle.dtype in _KERNEL_DTYPES
+        and x.dtype in _KERNEL_DTYPES
+        and cpu.available()
+    )
+
+
+@torch.library.custom_op("kmatrix::butterfly_multiply", mutates_args=())
+def butterfly_multiply_op(twiddle: Tensor, x: Tensor, increasing_stride: bool) -> Tensor:
+    """y = B x (see module docstring); returns a new contiguous (B, S, N) tensor."""
+    if _use_kernel(twiddle, x):
+        return cpu.forward(_plain(twiddle), _plain(x), increasing_stride)
+    return butterfly_multiply_reference(twiddle, x, increasing_stride).clone()
+
+
+@butterfly_multiply_op.register_fake
+def _(twiddle: Tensor, x: Tensor, increasing_stride: bool) -> Tensor:
+    return x.new_empty(x.shape)
+
+
+@torch.library.custom_op("kmatrix::butterfly_multiply_backward", mutates_args=())
+def butterfly_multiply_backward_op(
+    twiddle: Tensor, x: Tensor, grad: Tensor, increasing_stride: bool
+) -> tuple[Tensor, Tensor]:
+    """(grad_twiddle, grad_x) for y = B x and upstream gradient ``grad`` (same shape as x)."""
+    if _use_kernel(twiddle, x) and grad.dtype == x.dtype:
+        return cpu.backward(_plain(twiddle), _plain(x), _plain(grad), increasing_stride)
+    with torch.enable_grad():
+        tw = twiddle.detach().requires_grad_(True)
+        xx = x.detach().requires_grad_(True)
+        y = butterfly_multiply_reference(tw, xx, increasing_stride)
+        gt, gx = torch.autograd.grad(y, (tw, xx), grad, allow_unused=True)
+    gt = torch.zeros_like(twiddle) if gt is None else gt.detach()
+    return gt, gx.detach().clone()
+
+
+@butterfly_multiply_backward_op.register_fake
+def _(twiddle: Tensor, x: Tensor, grad: Tensor, increasing_stride: bool) -> tuple[Tensor, Tensor]:
+    return twiddle.new_empty(twiddle.shape), x.new_empty(x.shape)
+
+
+def _setup_context(ctx, inputs, output) -> None:
+    twiddle, x, increasing_stride = inputs
+    ctx.save_for_backward(twiddle, x)
+    ctx.increasing_stride = increasing_stride
+
+
+def _backward(ctx, grad: Tensor):
+    twiddle, x = ctx.saved_tensors
+    need_tw, need_x = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+    if not (need_tw or need_x):
+        return None, None, None
+    gt, gx = torch.ops.kmatrix.butterfly_multiply_backward(
+        twiddle, x, grad.contiguous(), ctx.increasing_stride
+    )
+    return (gt if need_tw else None), (gx if need_x else None), None
+
+
+def _function_backward(ctx, grad: Tensor):
+    twiddle, x = ctx.saved_tensors
+    need_tw, need_x = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+    if not (need_tw or need_x):
+        return None, None, None
+    gt, gx = ButterflyMultiplyBackward.apply(twiddle, x, grad.contiguous(), ctx.increasing_stride)
+    return (gt if need_tw else None), (gx if need_x else None), None
+
+
+torch.library.register_autograd("kmatrix::butterfly_multiply", _backward, setup_context=_setup_context)
+
+
+class ButterflyMultiply(torch.autograd.Function):
+    """The same forward/backward as an ``autograd.Function`` (what the dispatcher calls): unlike
+    a custom op's registered autograd it also composes with torch.func transforms (grad, vjp,
+    jacrev, vmap of grad); torch.compile traces it to the two custom ops."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(twiddle: Tensor, x: Tensor, increasing_stride: bool) -> Tensor:
+        return torch.ops.kmatrix.butterfly_multiply(twiddle, x, increasing_stride)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        _setup_context(ctx, inputs, output)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        return _function_backward(ctx, grad)
+
+
+class ButterflyMultiplyBackward(torch.autograd.Function):
+    """First-order backward (the fused op) whose own derivative — needed only for higher-order
+    gradients (double backward, Hessian-vector products) — differentiates the reference path
+    twice: correct, not fast."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(twiddle: Tensor, x: Tensor, grad: Tensor, increasing_stride: bool):
+        return torch.ops.kmatrix.butterfly_multiply_backward(twiddle, x, grad, increasing_stride)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        twiddle, x, grad, increasing_stride = inputs
+        ctx.save_for_backward(twiddle, x, grad)
+        ctx.increasing_stride = increasing_stride
+
+    @staticmethod
+    def backward(ctx, ggt: Tensor, ggx: Tensor):
+        twiddle, x, grad = ctx.saved_tensors
+        with torch.enable_grad():
+            tw = twiddle.detach().requires_grad_(True)
+            xx = x.detach().requires_grad_(True)
+            g = grad.detach().requires_grad_(True)
+            y = butterfly_multiply_reference(tw, xx, ctx.increasing_stride)
+            gt, gx = torch.autograd.grad(y, (tw, xx), g, create_graph=True)
+            outs = torch.autograd.grad(
+                (gt, gx), (tw, xx, g), (ggt, ggx), allow_unused=True, materialize_grads=True
+            )
+        return (*outs, None)
+
+
+# ----------------------------------------------------------------------------------------- vmap
+def _fold(twiddle: Tensor, tdim, x: Tensor, xdim, size: int):
+    """Fold the vmapped dimension: x's into the batch, twiddle's (if any) into the stack."""
+    if tdim is None:
+        x = x.movedim(xdim, 0)  # (V, B, S, N)
+        return twiddle, x.reshape(-1, *x.shape[2:]), "batch"
+    twiddle = twiddle.movedim(tdim, 0)  # (V, S, L, N/2, 2, 2)
+    if xdim is None:
+        x = x.unsqueeze(0).expand(size, *x.shape)
+    else:
+        x = x.movedim(xdim, 0)
+    vb, b, s, n = x.shape
+    x = x.permute(1, 0, 2, 3).reshape(b, vb * s, n)
+    return twiddle.reshape(-1, *twiddle.shape[2:]), x.contiguous(), "stack"
+
+
+def _unfold(y: Tensor, how: str, size: int) -> Tensor:
+    if how == "batch":
+        return y.reshape(size, -1, *y.shape[1:])
+    b, vs, n = y.shape
+    return y.reshape(b, size, vs // size, n).permute(1, 0, 2, 3)
+
+
+@torch.library.register_vmap("kmatrix::butterfly_multiply")
+def _vmap_forward(info, in_dims, twiddle, x, increasing_stride):
+    tdim, xdim, _ = in_dims
+    tw, xf, how = _fold(twiddle, tdim, x, xdim, info.batch_size)
+    y = torch.ops.kmatrix.butterfly_multiply(tw, xf, increasing_stride)
+    return _unfold(y, how, info.batch_size), 0
+
+
+def _lead(t: Tensor, dim, size: int) -> Tensor:
+    """The vmapped dimension of ``t`` moved to the front (broadcast when ``t`` is unbatched)."""
+    return t.unsqueeze(0).expand(size, *t.shape) if dim is None else t.movedim(dim, 0)
+
+
+@torch.library.register_vmap("kmatrix::butterfly_multiply_backward")
+def _vmap_backward(info, in_dims, twiddle, x, grad, increasing_stride):
+    tdim, xdim, gdim, _ = in_dims
+    size = info.batch_size
+    # Every slice gets its own stack copy of the twiddle (so each slice's twiddle gradient is
+    # its own sum over its batch), then all slices fold into the stack dimension.
+    twiddle = _lead(twiddle, tdim, size)
+    x = _lead(x, xdim, size)
+    grad = _lead(grad, gdim, size)
+    tw, xf, _ = _fold(twiddle, 0, x, 0, size)
+    _, gf, _ = _fold(twiddle, 0, grad, 0, size)
+    gt, gx = torch.ops.kmatrix.butterfly_multiply_backward(tw, xf, gf, increasing_stride)
+    return (gt.reshape(size, -1, *gt.shape[1:]), _unfold(gx, "stack", size)), (0, 0)

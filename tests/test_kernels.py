@@ -1,0 +1,342 @@
+"""The butterfly multiply kernels: fused custom op vs plain-PyTorch reference vs dense definition.
+
+Tolerances (normwise relative, ‖a − b‖ / ‖b‖): the fused kernel and the reference round
+differently (fused multiply-adds, another summation order for twiddle gradients, which sum over
+the batch), each with error of order L·eps, L ≤ 10 stages of 2×2 blocks whose random entries
+have variance 1/2 (so norms stay of order one through the stages). Hence ≤ 1e-5 in float32
+(eps 6e-8) and ≤ 1e-12 in float64 (eps 1e-16) for outputs and input gradients, ≤ 1e-4 for
+float32 twiddle gradients (sums of up to B products per entry).
+"""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from kmatrix.kernels import (
+    butterfly_multiply,
+    butterfly_multiply_reference,
+    get_backend,
+    set_backend,
+)
+from kmatrix.kernels import cpu
+from kmatrix.kernels.op import ButterflyMultiply
+
+DTYPES = {
+    "f32": (torch.float32, torch.float32),
+    "f64": (torch.float64, torch.float64),
+    "c64": (torch.complex64, torch.complex64),
+    "c128": (torch.complex128, torch.complex128),
+    "c64-real-twiddle": (torch.float32, torch.complex64),
+    "c128-real-twiddle": (torch.float64, torch.complex128),
+}
+TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
+TOL_TWIDDLE = {torch.float32: 1e-4, torch.float64: 1e-12}
+
+
+def rel(a: torch.Tensor, b: torch.Tensor) -> float:
+    a, b = a.to(torch.complex128), b.to(torch.complex128)
+    nb = b.norm().item()
+    return (a - b).norm().item() / (nb if nb > 0 else 1.0)
+
+
+def rand_twiddle(s, L, dtype, gen):
+    return torch.randn(s, L, (1 << L) // 2, 2, 2, dtype=dtype, generator=gen) / 2**0.5
+
+
+def dense_butterfly(twiddle: torch.Tensor, increasing: bool) -> torch.Tensor:
+    """The dense (S, N, N) matrices of the definition, in complex128, built entry by entry."""
+    S, L = twiddle.shape[:2]
+    n = 1 << L
+    t = twiddle.to(torch.complex128)
+    out = []
+    for s in range(S):
+        M = torch.eye(n, dtype=torch.complex128)
+        for k in range(L):
+            stride = 1 << k if increasing else n >> (k + 1)
+            F = torch.zeros(n, n, dtype=torch.complex128)
+            for p in range(n // 2):
+                i = (p // stride) * 2 * stride + p % stride
+                j = i + stride
+                F[i, i], F[i, j] = t[s, k, p, 0, 0], t[s, k, p, 0, 1]
+                F[j, i], F[j, j] = t[s, k, p, 1, 0], t[s, k, p, 1, 1]
+            M = F @ M
+        out.append(M)
+    return torch.stack(out)
+
+
+@pytest.fixture(autouse=True)
+def _fused_backend():
+    previous = set_backend("fused")
+    yield
+    set_backend(previous)
+
+
+def test_compiled_kernel_is_available():
+    # The machine has a C++ compiler (CI too): the fused path must not silently fall back.
+    assert cpu.available(), "the fused CPU kernel failed to build"
+
+
+@pytest.mark.parametrize("increasing", [True, False])
+@pytest.mark.parametrize("kind", ["f64", "c128", "c128-real-twiddle"])
+def test_matches_dense_definition(kind, increasing, gen):
+    tdt, xdt = DTYPES[kind]
+    for L in (1, 2, 3, 5):
+        n = 1 << L
+        tw = rand_twiddle(2, L, tdt, gen)
+        x = torch.randn(7, 2, n, dtype=xdt, generator=gen)
+        D = dense_butterfly(tw, increasing)
+        expected = torch.einsum("sij,bsj->bsi", D, x.to(torch.complex128))
+        for backend in ("fused", "reference"):
+            y = butterfly_multiply(tw, x, increasing, backend=backend)
+            assert y.dtype == xdt
+            assert rel(y, expected) <= 1e-13, (backend, L)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    L=st.integers(0, 10),
+    S=st.integers(1, 3),
+    B=st.sampled_from([0, 1, 2, 3, 7, 15, 16, 17, 31, 33, 40]),
+    kind=st.sampled_from(sorted(DTYPES)),
+    increasing=st.booleans(),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_fused_matches_reference(L, S, B, kind, increasing, seed):
+    if B * S << L > 40 * 1024:  # keep each example small
+        B = max(1, (40 * 1024 >> L) // S)
+    gen = torch.Generator().manual_seed(seed)
+    tdt, xdt = DTYPES[kind]
+    n = 1 << L
+    tw = rand_twiddle(S, L, tdt, gen)
+    x = torch.randn(B, S, n, dtype=xdt, generator=gen)
+    g = torch.randn(B, S, n, dtype=xdt, generator=gen)
+    real = tdt.to_real() if tdt.is_complex else tdt
+
+    results = {}
+    for backend in ("fused", "reference"):
+        t = tw.clone().requires_grad_(True)
+        xx = x.clone().requires_grad_(True)
+        y = butterfly_multiply(t, xx, increasing, backend=backend)
+        gt, gx = torch.autograd.grad(y, (t, xx), g, allow_unused=True, materialize_grads=True)
+        results[backend] = (y.detach(), gt, gx)
+    (yf, gtf, gxf), (yr, gtr, gxr) = results["fused"], results["reference"]
+    assert yf.shape == (B, S, n) and yf.dtype == xdt and gtf.dtype == tdt
+    assert rel(yf, yr) <= TOL[real]
+    assert rel(gxf, gxr) <= TOL[real]
+    assert rel(gtf, gtr) <= TOL_TWIDDLE[real]
+
+
+def test_multithreaded_tiles_agree(gen):
+    # Enough rows for several tiles per thread, odd batch (partial last tile), two threads.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(2)
+    try:
+        for L, B in ((10, 37), (6, 133)):
+            tw = rand_twiddle(2, L, torch.float64, gen)
+            x = torch.randn(B, 2, 1 << L, dtype=torch.float64, generator=gen)
+            g = torch.randn_like(x)
+            for inc in (True, False):
+                assert rel(cpu.forward(tw, x, inc), butterfly_multiply_reference(tw, x, inc)) <= 1e-12
+                gt, gx = cpu.backward(tw, x, g, inc)
+                t = tw.clone().requires_grad_(True)
+                xx = x.clone().requires_grad_(True)
+                gtr, gxr = torch.autograd.grad(butterfly_multiply_reference(t, xx, inc), (t, xx), g)
+                assert rel(gx, gxr) <= 1e-12 and rel(gt, gtr) <= 1e-12
+    finally:
+        torch.set_num_threads(previous)
+
+
+@pytest.mark.parametrize("increasing", [True, False])
+@pytest.mark.parametrize("kind", ["f64", "c128", "c128-real-twiddle"])
+def test_gradcheck(kind, increasing, gen):
+    tdt, xdt = DTYPES[kind]
+    for S, L, B in ((1, 1, 2), (2, 3, 3), (1, 4, 5)):
+        tw = rand_twiddle(S, L, tdt, gen).requires_grad_(True)
+        x = torch.randn(B, S, 1 << L, dtype=xdt, generator=gen).requires_grad_(True)
+        assert torch.autograd.gradcheck(lambda t, xx: butterfly_multiply(t, xx, increasing), (tw, x))
+
+
+def test_gradgradcheck(gen):
+    # Higher-order derivatives go through the reference path (correct, not fast).
+    for dt in (torch.float64, torch.complex128):
+        tw = rand_twiddle(1, 3, dt, gen).requires_grad_(True)
+        x = torch.randn(3, 1, 8, dtype=dt, generator=gen).requires_grad_(True)
+        assert torch.autograd.gradgradcheck(lambda t, xx: butterfly_multiply(t, xx, False), (tw, x))
+
+
+def test_mixed_precision_promotes(gen):
+    tw = rand_twiddle(1, 4, torch.float32, gen)
+    x = torch.randn(5, 1, 16, dtype=torch.complex128, generator=gen)
+    y = butterfly_multiply(tw, x)
+    assert y.dtype == torch.complex128
+    assert rel(y, butterfly_multiply_reference(tw.double(), x)) <= 1e-13
+    twc = rand_twiddle(1, 4, torch.complex64, gen)
+    xr = torch.randn(5, 1, 16, dtype=torch.float32, generator=gen)
+    y = butterfly_multiply(twc, xr, False)
+    assert y.dtype == torch.complex64
+    assert rel(y, butterfly_multiply_reference(twc, xr.to(torch.complex64), False)) <= 1e-5
+
+
+def test_strided_conjugated_and_expanded_inputs(gen):
+    tw = rand_twiddle(2, 5, torch.complex128, gen)
+    base = torch.randn(9, 2, 64, dtype=torch.complex128, generator=gen)
+    cases = {
+        "strided": base[:, :, ::2],
+        "conj-view": base[:, :, :32].conj(),
+        "expanded": base[:1, :, :32].expand(9, 2, 32),
+        "transposed-batch": torch.randn(2, 9, 32, dtype=torch.complex128, generator=gen).transpose(0, 1),
+    }
+    for name, x in cases.items():
+        expected = butterfly_multiply_reference(tw, x.resolve_conj().contiguous(), True)
+        assert rel(butterfly_multiply(tw, x), expected) <= 1e-13, name
+        assert rel(butterfly_multiply(tw.real.contiguous(), x), butterfly_multiply_reference(tw.real, x.resolve_conj())) <= 1e-13
+
+
+def test_edge_sizes(gen):
+    tw0 = torch.zeros(1, 0, 0, 2, 2)
+    x1 = torch.randn(4, 1, 1, generator=gen)
+    assert torch.equal(butterfly_multiply(tw0, x1), x1)  # N = 1: no stages, identity
+    tw = rand_twiddle(2, 3, torch.float32, gen).requires_grad_(True)
+    empty = torch.randn(0, 2, 8, requires_grad=True)
+    y = butterfly_multiply(tw, empty)
+    assert y.shape == (0, 2, 8)
+    y.sum().backward()
+    assert torch.count_nonzero(tw.grad) == 0
+
+
+def test_backward_saves_only_inputs(gen):
+    """Memory of the backward: autograd keeps x and the twiddle, nothing of size B·N·log2 N."""
+    L, B = 8, 64
+    tw = rand_twiddle(1, L, torch.float32, gen).requires_grad_(True)
+    x = torch.randn(B, 1, 1 << L, generator=gen).requires_grad_(True)
+    saved = []
+
+    def pack(t):
+        saved.append(t.numel())
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        y = butterfly_multiply(tw, x, True)
+    assert sorted(saved) == sorted([tw.numel(), x.numel()])
+    # The reference path, for contrast, stores one activation per stage.
+    saved.clear()
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        butterfly_multiply(tw, x, True, backend="reference")
+    assert sum(saved) >= L * x.numel()
+    y.backward(torch.randn_like(y))
+    assert tw.grad is not None and x.grad is not None
+
+
+def test_opcheck(gen):
+    for tdt, xdt in (DTYPES["f32"], DTYPES["c128"], DTYPES["c64-real-twiddle"]):
+        tw = rand_twiddle(2, 3, tdt, gen).requires_grad_(True)
+        x = torch.randn(5, 2, 8, dtype=xdt, generator=gen).requires_grad_(True)
+        for inc in (True, False):
+            torch.library.opcheck(torch.ops.kmatrix.butterfly_multiply.default, (tw, x, inc))
+            g = torch.randn(5, 2, 8, dtype=xdt, generator=gen)
+            torch.library.opcheck(
+                torch.ops.kmatrix.butterfly_multiply_backward.default,
+                (tw.detach(), x.detach(), g, inc),
+                test_utils=("test_schema", "test_faketensor", "test_aot_dispatch_dynamic"),
+            )
+
+
+def test_torch_compile_fullgraph(gen):
+    tw = rand_twiddle(1, 4, torch.float32, gen).requires_grad_(True)
+    x = torch.randn(7, 1, 16, generator=gen)
+
+    def f(t, xx):
+        return butterfly_multiply(t, xx, True).sin().sum()
+
+    compiled = torch.compile(f, fullgraph=True, backend="aot_eager")
+    v = compiled(tw, x)
+    (g,) = torch.autograd.grad(v, tw)
+    v_ref = f(tw, x)
+    (g_ref,) = torch.autograd.grad(v_ref, tw)
+    assert rel(v.detach(), v_ref.detach()) <= 1e-6 and rel(g, g_ref) <= 1e-5
+
+
+def test_export_keeps_custom_op(gen):
+    class M(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.t = torch.nn.Parameter(rand_twiddle(1, 4, torch.float32, gen))
+
+        def forward(self, x):
+            return butterfly_multiply(self.t, x, False)
+
+    m = M()
+    x = torch.randn(3, 1, 16, generator=gen)
+    ep = torch.export.export(m, (x,))
+    assert "kmatrix.butterfly_multiply" in str(ep.graph)
+    assert rel(ep.module()(x), m(x).detach()) == 0
+
+
+def test_torch_func_vmap_and_grad(gen):
+    tw = rand_twiddle(3, 4, torch.float64, gen)
+    x = torch.randn(3, 5, 1, 16, dtype=torch.float64, generator=gen).expand(3, 5, 3, 16)[:, :, :1]
+    tw1 = tw.reshape(3, 1, 4, 8, 2, 2)
+    y = torch.func.vmap(lambda t, xx: butterfly_multiply(t, xx, False))(tw1, x)
+    expected = torch.stack([butterfly_multiply_reference(tw1[i], x[i], False) for i in range(3)])
+    assert rel(y, expected) <= 1e-13
+    y = torch.func.vmap(lambda xx: butterfly_multiply(tw1[0], xx, True))(x)
+    expected = torch.stack([butterfly_multiply_reference(tw1[0], x[i], True) for i in range(3)])
+    assert rel(y, expected) <= 1e-13
+
+    def loss(t, xx):
+        return butterfly_multiply(t, xx, True).pow(2).sum()
+
+    g = torch.func.vmap(torch.func.grad(loss))(tw1, x)
+    refs = []
+    for i in range(3):
+        t = tw1[i].clone().requires_grad_(True)
+        refs.append(torch.autograd.grad(butterfly_multiply_reference(t, x[i], True).pow(2).sum(), t)[0])
+    assert rel(g, torch.stack(refs)) <= 1e-12
+
+
+def test_backend_selection(gen):
+    tw = rand_twiddle(1, 3, torch.float64, gen)
+    x = torch.randn(4, 1, 8, dtype=torch.float64, generator=gen)
+    assert get_backend() == "fused"
+    previous = set_backend("reference")
+    try:
+        assert previous == "fused" and get_backend() == "reference"
+        y = butterfly_multiply(tw.requires_grad_(True), x)
+        assert "ButterflyMultiply" not in type(y.grad_fn).__name__  # plain PyTorch graph
+        assert rel(y.detach(), butterfly_multiply(tw, x, backend="fused").detach()) <= 1e-13
+    finally:
+        set_backend(previous)
+    with pytest.raises(ValueError, match="backend"):
+        set_backend("triton")
+    with pytest.raises(ValueError, match="backend"):
+        butterfly_multiply(tw, x, backend="nope")
+
+
+def test_bad_input(gen):
+    tw = rand_twiddle(1, 3, torch.float32, gen)
+    x = torch.randn(4, 1, 8, generator=gen)
+    with pytest.raises(ValueError, match="x: expected shape"):
+        butterfly_multiply(tw, x[0])
+    with pytest.raises(ValueError, match="power of two"):
+        butterfly_multiply(tw, torch.randn(4, 1, 6, generator=gen))
+    with pytest.raises(ValueError, match="twiddle: expected shape"):
+        butterfly_multiply(tw[:, :2], x)
+    with pytest.raises(ValueError, match="twiddle: expected shape"):
+        butterfly_multiply(tw, torch.randn(4, 2, 8, generator=gen))
+    with pytest.raises(TypeError, match="x: expected a floating-point"):
+        butterfly_multiply(tw, torch.ones(4, 1, 8, dtype=torch.int64))
+    with pytest.raises(TypeError, match="twiddle: expected a tensor"):
+        butterfly_multiply(tw.tolist(), x)
+
+
+def test_autograd_function_matches_op(gen):
+    # The autograd.Function wrapper and the op's registered autograd give the same gradients.
+    tw = rand_twiddle(2, 5, torch.complex64, gen).requires_grad_(True)
+    x = torch.randn(9, 2, 32, dtype=torch.complex64, generator=gen).requires_grad_(True)
+    g = torch.randn(9, 2, 32, dtype=torch.complex64, generator=gen)
+    a = torch.autograd.grad(ButterflyMultiply.apply(tw, x, True), (tw, x), g)
+    b = torch.autograd.grad(torch.ops.kmatrix.butterfly_multiply(tw, x, True), (tw, x), g)
+    assert all(torch.equal(u, v) for u, v in zip(a, b))
