@@ -1,6 +1,7 @@
 """The structured families, one module each."""
 
 from .butterfly import Butterfly
+from .cauchy import Cauchy
 from .dense import Dense
 from .diagonal import Diagonal
 from .fourier import Fourier
@@ -13,5 +14,6 @@ from .sparse import Sparse
 from .sparse_plus_lowrank import SparsePlusLowRank
 from .sparse_product import SparseProduct
 from .toeplitz import Circulant, Hankel, Toeplitz
+from .vandermonde import Vandermonde
 
-__all__ = ["LDR", "Butterfly", "Circulant", "Dense", "Diagonal", "Fourier", "Hankel", "KMatrix", "LowRank", "Permutation", "RealPart", "Sparse", "SparsePlusLowRank", "SparseProduct", "Toeplitz"]
+__all__ = ["LDR", "Butterfly", "Cauchy", "Circulant", "Dense", "Diagonal", "Fourier", "Hankel", "KMatrix", "LowRank", "Permutation", "RealPart", "Sparse", "SparsePlusLowRank", "SparseProduct", "Toeplitz", "Vandermonde"]
