@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from kmatrix.kernels import (
     butterfly_multiply,
     butterfly_multiply_reference,
+    cpu,
     get_backend,
     set_backend,
 )
-from kmatrix.kernels import cpu
 from kmatrix.kernels.op import ButterflyMultiply
 
 DTYPES = {
@@ -139,7 +139,9 @@ def test_multithreaded_tiles_agree(gen):
             x = torch.randn(B, 2, 1 << L, dtype=torch.float64, generator=gen)
             g = torch.randn_like(x)
             for inc in (True, False):
-                assert rel(cpu.forward(tw, x, inc), butterfly_multiply_reference(tw, x, inc)) <= 1e-12
+                assert (
+                    rel(cpu.forward(tw, x, inc), butterfly_multiply_reference(tw, x, inc)) <= 1e-12
+                )
                 gt, gx = cpu.backward(tw, x, g, inc)
                 t = tw.clone().requires_grad_(True)
                 xx = x.clone().requires_grad_(True)
@@ -156,7 +158,9 @@ def test_gradcheck(kind, increasing, gen):
     for S, L, B in ((1, 1, 2), (2, 3, 3), (1, 4, 5)):
         tw = rand_twiddle(S, L, tdt, gen).requires_grad_(True)
         x = torch.randn(B, S, 1 << L, dtype=xdt, generator=gen).requires_grad_(True)
-        assert torch.autograd.gradcheck(lambda t, xx: butterfly_multiply(t, xx, increasing), (tw, x))
+        assert torch.autograd.gradcheck(
+            lambda t, xx: butterfly_multiply(t, xx, increasing), (tw, x)
+        )
 
 
 def test_gradgradcheck(gen):
@@ -187,12 +191,20 @@ def test_strided_conjugated_and_expanded_inputs(gen):
         "strided": base[:, :, ::2],
         "conj-view": base[:, :, :32].conj(),
         "expanded": base[:1, :, :32].expand(9, 2, 32),
-        "transposed-batch": torch.randn(2, 9, 32, dtype=torch.complex128, generator=gen).transpose(0, 1),
+        "transposed-batch": torch.randn(2, 9, 32, dtype=torch.complex128, generator=gen).transpose(
+            0, 1
+        ),
     }
     for name, x in cases.items():
         expected = butterfly_multiply_reference(tw, x.resolve_conj().contiguous(), True)
         assert rel(butterfly_multiply(tw, x), expected) <= 1e-13, name
-        assert rel(butterfly_multiply(tw.real.contiguous(), x), butterfly_multiply_reference(tw.real, x.resolve_conj())) <= 1e-13
+        assert (
+            rel(
+                butterfly_multiply(tw.real.contiguous(), x),
+                butterfly_multiply_reference(tw.real, x.resolve_conj()),
+            )
+            <= 1e-13
+        )
 
 
 def test_edge_sizes(gen):
@@ -293,7 +305,9 @@ def test_torch_func_vmap_and_grad(gen):
     refs = []
     for i in range(3):
         t = tw1[i].clone().requires_grad_(True)
-        refs.append(torch.autograd.grad(butterfly_multiply_reference(t, x[i], True).pow(2).sum(), t)[0])
+        refs.append(
+            torch.autograd.grad(butterfly_multiply_reference(t, x[i], True).pow(2).sum(), t)[0]
+        )
     assert rel(g, torch.stack(refs)) <= 1e-12
 
 

@@ -41,7 +41,11 @@ __all__ = [
 ]
 
 BACKENDS = ("fused", "reference")
-_REAL_OF = {torch.complex32: torch.float16, torch.complex64: torch.float32, torch.complex128: torch.float64}
+_REAL_OF = {
+    torch.complex32: torch.float16,
+    torch.complex64: torch.float32,
+    torch.complex128: torch.float64,
+}
 _backend = os.environ.get("KMATRIX_BUTTERFLY_BACKEND", "fused")
 if _backend not in BACKENDS:  # pragma: no cover - environment misconfiguration
     raise ValueError(f"KMATRIX_BUTTERFLY_BACKEND: expected one of {BACKENDS}, got {_backend!r}")
@@ -68,10 +72,12 @@ def _check(twiddle: torch.Tensor, x: torch.Tensor) -> None:
         raise TypeError(f"x: expected a tensor, got {type(x).__name__}")
     for name, t in (("twiddle", twiddle), ("x", x)):
         if not (t.is_floating_point() or t.is_complex()):
-            raise TypeError(f"{name}: expected a floating-point or complex tensor, got dtype {t.dtype}")
+            raise TypeError(
+                f"{name}: expected a floating-point or complex tensor, got dtype {t.dtype}"
+            )
     if x.dim() != 3:
         raise ValueError(f"x: expected shape (batch, stack, N), got {tuple(x.shape)}")
-    b, s, n = x.shape
+    s, n = x.shape[1], x.shape[2]
     if n < 1 or n & (n - 1):
         raise ValueError(f"x: the last dimension N must be a power of two, got {n}")
     levels = n.bit_length() - 1
@@ -82,11 +88,17 @@ def _check(twiddle: torch.Tensor, x: torch.Tensor) -> None:
             f"{tuple(x.shape)}, got {tuple(twiddle.shape)}"
         )
     if twiddle.device != x.device:
-        raise ValueError(f"twiddle and x: expected the same device, got {twiddle.device} and {x.device}")
+        raise ValueError(
+            f"twiddle and x: expected the same device, got {twiddle.device} and {x.device}"
+        )
 
 
 def butterfly_multiply(
-    twiddle: torch.Tensor, x: torch.Tensor, increasing_stride: bool = True, *, backend: str | None = None
+    twiddle: torch.Tensor,
+    x: torch.Tensor,
+    increasing_stride: bool = True,
+    *,
+    backend: str | None = None,
 ) -> torch.Tensor:
     """y = B x for the stacked butterfly ``twiddle`` (S, L, N/2, 2, 2) and ``x`` (B, S, N).
 

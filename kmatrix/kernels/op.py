@@ -26,7 +26,7 @@ from torch import Tensor
 from . import cpu
 from .reference import butterfly_multiply_reference
 
-__all__ = ["ButterflyMultiply", "butterfly_multiply_op", "butterfly_multiply_backward_op"]
+__all__ = ["ButterflyMultiply", "butterfly_multiply_backward_op", "butterfly_multiply_op"]
 
 _KERNEL_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
 
@@ -106,7 +106,9 @@ def _function_backward(ctx, grad: Tensor):
     return (gt if need_tw else None), (gx if need_x else None), None
 
 
-torch.library.register_autograd("kmatrix::butterfly_multiply", _backward, setup_context=_setup_context)
+torch.library.register_autograd(
+    "kmatrix::butterfly_multiply", _backward, setup_context=_setup_context
+)
 
 
 class ButterflyMultiply(torch.autograd.Function):

@@ -10,7 +10,9 @@ from __future__ import annotations
 import torch
 
 
-def butterfly_multiply_reference(twiddle: torch.Tensor, x: torch.Tensor, increasing_stride: bool = True) -> torch.Tensor:
+def butterfly_multiply_reference(
+    twiddle: torch.Tensor, x: torch.Tensor, increasing_stride: bool = True
+) -> torch.Tensor:
     """y = B x for the butterfly B given by ``twiddle`` (S, L, N/2, 2, 2); x (B, S, N).
 
     Both have the same dtype, or x is complex and twiddle real of the same precision.
