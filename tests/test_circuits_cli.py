@@ -45,3 +45,11 @@ def test_draw_returns_figure_and_refuses_huge(tmp_path):
     assert fig is not None and (tmp_path / "h.png").stat().st_size > 1000
     with pytest.raises(ValueError, match="too many"):
         fft(256).draw()
+
+
+def test_bench_circuits_runs(capsys):
+    from kmatrix.bench.circuits import main as bench_main
+
+    assert bench_main(["--sizes", "4", "--random", "2", "--no-timing"]) == 0
+    text = capsys.readouterr().out
+    assert "fft(4)" in text and "horner(4)" in text and "random non-linear circuits" in text
