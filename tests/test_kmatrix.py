@@ -180,3 +180,20 @@ def test_bad_input():
 
 def test_exported():
     assert kmatrix.KMatrix is KMatrix
+
+
+def test_set_twiddle_exact_and_validated():
+    K = KMatrix(8, dtype=torch.float64)
+    switches = torch.randint(0, 2, K.twiddle_shape).to(torch.float64)
+    assert K.set_twiddle(switches) is K
+    assert torch.equal(K.twiddle.detach(), switches) and K.twiddle.requires_grad
+    with pytest.raises(ValueError, match=r"twiddle: expected shape \(1, 2, 3, 4, 2, 2\)"):
+        K.set_twiddle(torch.zeros(1, 2, 3, 4, 2))
+    with pytest.raises(TypeError, match="twiddle: complex values"):
+        K.set_twiddle(torch.zeros(K.twiddle_shape, dtype=torch.complex128))
+    with pytest.raises(ValueError, match="twiddle: expected finite"):
+        K.set_twiddle(torch.full(K.twiddle_shape, float("inf"), dtype=torch.float64))
+    B = kmatrix.Butterfly(8, dtype=torch.complex128)
+    t = torch.randn(B.twiddle_shape, dtype=torch.complex128)
+    B.set_twiddle(t)
+    assert torch.equal(B.twiddle.detach(), t)

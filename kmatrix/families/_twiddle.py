@@ -19,6 +19,7 @@ __all__ = [
     "INITS",
     "make_twiddle",
     "padded_size",
+    "set_twiddle_",
     "stage_factor_dense",
     "transpose_twiddle",
 ]
@@ -96,6 +97,22 @@ def make_twiddle(
     if device is not None:
         tw = tw.to(device)
     return tw.detach().clone()
+
+
+def set_twiddle_(param: torch.Tensor, value) -> None:
+    """Copy ``value`` into the twiddle parameter exactly (no autograd record): same shape
+    required, a complex value into a real matrix refused (it would drop imaginary parts)."""
+    t = as_tensor(value, "twiddle")
+    if tuple(t.shape) != tuple(param.shape):
+        raise ValueError(f"twiddle: expected shape {tuple(param.shape)}, got {tuple(t.shape)}")
+    if t.is_complex() and not param.is_complex():
+        raise TypeError(
+            f"twiddle: complex values cannot be stored in a real matrix (dtype {param.dtype}); "
+            "convert the matrix first with .to(torch.complex128)"
+        )
+    check_finite(t, "twiddle")
+    with torch.no_grad():
+        param.copy_(t)
 
 
 def transpose_twiddle(tw: torch.Tensor, stage_dims: tuple[int, ...], conj: bool = False) -> torch.Tensor:

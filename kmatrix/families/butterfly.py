@@ -16,7 +16,7 @@ from torch import nn
 from ..core.structured import StructuredMatrix
 from ..core.validation import check_positive_int
 from ..kernels import butterfly_multiply
-from ._twiddle import make_twiddle, padded_size, stage_factor_dense, transpose_twiddle
+from ._twiddle import make_twiddle, padded_size, set_twiddle_, stage_factor_dense, transpose_twiddle
 
 __all__ = ["Butterfly", "stage_flops"]
 
@@ -60,7 +60,7 @@ class Butterfly(StructuredMatrix):
     Twiddle layout (public, shared with the kernels): ``twiddle[k]`` is the stage applied k-th;
     its stride is s = 2^k (increasing) or N/2^(k+1) (decreasing); pair p acts on
     (x_i, x_{i+s}) with i = (p // s)·2s + p mod s: ``[y_i, y_{i+s}] = twiddle[k, p] @ [x_i,
-    x_{i+s}]``. Twiddles may be set exactly (``with torch.no_grad(): B.twiddle.copy_(t)``).
+    x_{i+s}]``. Twiddles may be set exactly with :meth:`set_twiddle`.
 
     ``num_params`` = S·2N log2 N; ``flops`` = S·log2 N·3N (real) or S·log2 N·14N (complex).
     ``.T`` / ``.H`` are native: the stages in reverse order with transposed (conjugate-
@@ -103,6 +103,12 @@ class Butterfly(StructuredMatrix):
     @property
     def twiddle_shape(self) -> tuple[int, ...]:
         return tuple(self.twiddle.shape)
+
+    def set_twiddle(self, value) -> Butterfly:
+        """Overwrite θ exactly with ``value`` (shape :attr:`twiddle_shape`; e.g. 0/1 switches
+        from a routing compiler), in place and outside autograd; returns ``self``."""
+        set_twiddle_(self.twiddle, value)
+        return self
 
     @property
     def _stack(self) -> int:

@@ -17,7 +17,7 @@ from ..core.compose import register_rule
 from ..core.structured import StructuredMatrix
 from ..core.validation import check_positive_int
 from ..kernels import butterfly_multiply
-from ._twiddle import make_twiddle, padded_size, stage_factor_dense, transpose_twiddle
+from ._twiddle import make_twiddle, padded_size, set_twiddle_, stage_factor_dense, transpose_twiddle
 from .butterfly import stage_flops
 
 __all__ = ["KMatrix", "expansion_for", "kmatrix_size"]
@@ -69,7 +69,7 @@ class KMatrix(StructuredMatrix):
     ``[y_j, y_{j+s}] = twiddle[i, part, k, p] @ [x_j, x_{j+s}]``. (B_i'^* is parametrised
     directly by its own blocks: the conjugate transpose of a butterfly is exactly a
     decreasing-stride product of butterfly factors.) Twiddles may be set exactly (0/1 switches,
-    float64/complex128 kept): ``with torch.no_grad(): K.twiddle.copy_(t)``.
+    float64/complex128 kept) with :meth:`set_twiddle`.
 
     ``num_params`` = 4·w·N·log2 N; ``flops`` = 2w·log2 N·3N (real) or 2w·log2 N·14N (complex).
     ``.T`` / ``.H`` are native and share θ: (M_w ⋯ M_1)ᵀ = M_1ᵀ ⋯ M_wᵀ with
@@ -109,6 +109,12 @@ class KMatrix(StructuredMatrix):
     @property
     def twiddle_shape(self) -> tuple[int, ...]:
         return tuple(self.twiddle.shape)
+
+    def set_twiddle(self, value) -> KMatrix:
+        """Overwrite θ exactly with ``value`` (shape :attr:`twiddle_shape`; e.g. 0/1 switches
+        from a routing compiler), in place and outside autograd; returns ``self``."""
+        set_twiddle_(self.twiddle, value)
+        return self
 
     @property
     def flops(self) -> int:

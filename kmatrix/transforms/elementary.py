@@ -24,8 +24,9 @@ def hadamard(n: int, dtype: torch.dtype | None = None) -> KMatrix:
     dtype = resolve_dtype(dtype)
     K = KMatrix(n, width=1, init="identity", dtype=dtype)
     if K.size == n:  # n ≥ 2 (n = 1: the 1×1 corner of the identity is H_1 = [1])
-        with torch.no_grad():
-            K.twiddle[0, 0] = torch.tensor([[1.0, 1.0], [1.0, -1.0]], dtype=dtype)
+        tw = K.twiddle.detach().clone()
+        tw[0, 0] = torch.tensor([[1.0, 1.0], [1.0, -1.0]], dtype=dtype)
+        K.set_twiddle(tw)
     return K
 
 
