@@ -208,3 +208,16 @@ def test_loss_gradient_bad_input():
         loss_gradient(W, x.to(torch.complex128), y)
     with pytest.raises(TypeError, match="nn.Module"):
         loss_gradient(lambda t: t, x, y)
+
+
+def test_gradient_circuit_of_division_by_a_zero_valued_gate():
+    # node 2 = 0·x0 + 0·x1 is identically 0 (legal: only a *constant* 0 divisor is refused);
+    # the gradient circuit must still build, and evaluating it divides by zero like C itself
+    c = Circuit.from_gates(2, [("lin", 0, 0, 0, 1), ("div", 0, 2), ("lin", 1, 3, 1, 1)], [4])
+    g = c.gradient_circuit()
+    assert g.n_inputs == 3
+    with pytest.raises(ZeroDivisionError):
+        c.evaluate([1, 2], field="fraction")
+    with pytest.raises(ZeroDivisionError):
+        g.evaluate([1, 2, 1], field="fraction")
+    assert not torch.isfinite(g(torch.tensor([1.0, 2.0, 1.0], dtype=torch.float64))).all()

@@ -192,7 +192,12 @@ def forward_wires(dst: Circuit, src: Circuit, inputs: list[Wire]) -> list[Wire]:
         elif g.op == MUL:
             vals.append(vals[g.a] * vals[g.b])
         else:
-            vals.append(vals[g.a] / vals[g.b])
+            den = vals[g.b]
+            if den.node is None and dst._is_zero(den.coef):
+                # src divides by a gate that folds to the constant 0 (e.g. 0·X + 0·Y): keep it a
+                # division by a zero-valued node (0·x₀), as in src, instead of a build error
+                den = vals[g.b] = Wire(dst, dst.lin(0, 0), 1)
+            vals.append(vals[g.a] / den)
     return vals
 
 
