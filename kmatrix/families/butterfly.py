@@ -166,10 +166,6 @@ class Butterfly(StructuredMatrix):
             out.append(stage_factor_dense(tw[k], stride))
         return out
 
-    def to_dense(self):
-        eye = torch.eye(self.shape[1], dtype=self.dtype, device=self.device)
-        return self._matvec(eye).transpose(0, 1)
-
     def _scale(self, scalar):
         tw = self.twiddle.detach().clone()
         if isinstance(scalar, complex) and not tw.is_complex():

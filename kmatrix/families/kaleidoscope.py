@@ -157,10 +157,6 @@ class KMatrix(StructuredMatrix):
                 out.append(("B", stage_factor_dense(tw[i, 1, k], 1 << k)))
         return out
 
-    def to_dense(self):
-        eye = torch.eye(self.shape[1], dtype=self.dtype, device=self.device)
-        return self._matvec(eye).transpose(0, 1)
-
     def _scale(self, scalar):
         tw = self.twiddle.detach().clone()
         if isinstance(scalar, complex) and not tw.is_complex():
