@@ -85,7 +85,7 @@ def test_direct_random_nodes_and_chunking(dtype, gen, monkeypatch):
 
 
 def test_fast_with_zero_among_the_points(gen):
-    # n = 5 is padded to 8 poles; the padding pole must avoid every s_i (here 0 is one of them)
+    # n = 5 is padded to 8 poles (copies of t_j with weight 0, cancelling in N/T); 0 is an s_i
     s = torch.tensor([0.0, 0.5j, -0.5, 0.25 + 0.25j, 0.3], dtype=torch.complex128)
     t = 2 * _circle(5, 1.0, gen)
     x = _cplx((2, 5), gen)

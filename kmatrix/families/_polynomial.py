@@ -195,12 +195,16 @@ def _bit_reverse(k: int) -> torch.Tensor:
     return rev
 
 
-def leaf_layout(nodes: torch.Tensor, nb: int, L: int) -> tuple[torch.Tensor, torch.Tensor]:
+def leaf_layout(
+    nodes: torch.Tensor, nb: int, L: int, duplicate_pads: bool = False
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Where each node goes among the nb·L leaves (see the module docstring).
 
-    Returns ``src`` (nb·L,), the node index held by each leaf or −1 for a padding leaf, and
-    ``pos`` (m,), the leaf index of each node. Computed without gradient (it is a choice of
-    order, not a function of θ that needs differentiating).
+    Returns ``src`` (nb·L,), the node index held by each leaf, and ``pos`` (m,), the leaf
+    index of each node. A padding leaf holds −1, or with ``duplicate_pads`` a copy of a node
+    (the P padding leaves copy every (m/P)-th node in sorted order, so that they are spread
+    like the nodes themselves). Computed without gradient (a choice of order, not a function
+    of θ that needs differentiating).
     """
     with torch.no_grad():
         a = nodes.detach()
@@ -218,6 +222,10 @@ def leaf_layout(nodes: torch.Tensor, nb: int, L: int) -> tuple[torch.Tensor, tor
         leaf_of_rank = block * L + within
         src = torch.full((total,), -1, dtype=torch.long)
         src[leaf_of_rank[:m]] = ranks
+        if duplicate_pads and total > m:
+            P = total - m
+            spread = ((torch.arange(P, dtype=torch.float64) + 0.5) * m / P).long().clamp(max=m - 1)
+            src[leaf_of_rank[m:]] = ranks[spread]
         pos = torch.empty(m, dtype=torch.long)
         pos[ranks] = leaf_of_rank[:m]
     return src.to(nodes.device), pos.to(nodes.device)
