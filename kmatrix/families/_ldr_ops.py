@@ -350,8 +350,19 @@ class Kernel:
         tab = torch.where(self.delta[None, :] > 0, tab, tab.flip(0))
         return tab * head[None, :]
 
-    def tiles(self) -> Iterator[tuple[slice, slice, torch.Tensor]]:
-        """Blocks (row slice, col slice, Mid[rows, cols]) partitioning Mid."""
+    def tiles(self):
+        """Blocks (row slice, col slice, Mid[rows, cols]) partitioning Mid. A kernel that fits
+        in one tile (m·n ≤ TILE_ENTRIES) is evaluated once and kept (the kernel depends on the
+        fixed operators only, and ``LDR`` caches Kernel objects), larger ones are recomputed
+        tile by tile on every product."""
+        m, n = self.shape
+        if m * n > TILE_ENTRIES:
+            return self._generate_tiles()
+        if getattr(self, "_kept", None) is None:
+            self._kept = list(self._generate_tiles())
+        return self._kept
+
+    def _generate_tiles(self) -> Iterator[tuple[slice, slice, torch.Tensor]]:
         m, n = self.shape
         if self.kind == "cauchy":
             s, t = self.s.to(self.dtype), self.t.to(self.dtype)

@@ -38,8 +38,11 @@ Products. W x = Σ_k A_k M B_kᵀ x computed right to left for all k at once: B_
 scaling, or r φ-circulant convolutions by FFT), the middle factor M (a scalar times J or I for two
 shifts; otherwise a Vandermonde- or Cauchy-type kernel evaluated in tiles of ≤ 2^20 entries, never
 stored whole, not even for the backward pass), then Σ_k A_k v_k (diagonal scaling, or one FFT
-convolution per k summed in the frequency domain before a single inverse FFT). Cost: O(r n log n)
-with two shifts; O(r m n) when an operator is diagonal (the kernel product; the fast
+convolution per k summed in the frequency domain before a single inverse FFT). With two diagonal
+operators and no gradient needed, W itself is formed one tile at a time, W[rows] = (G[rows] Hᵀ) ∘
+C[rows], and applied to the whole batch: O((r + B)·m·n) for B vectors instead of O(r·B·m·n). Kernels
+of at most 2^20 entries are evaluated once and cached (they depend only on the fixed operators).
+Cost: O(r n log n) with two shifts; O(r m n) when an operator is diagonal (the kernel product; the fast
 Vandermonde/Cauchy algorithms would give O(r n log² n) but are numerically fragile, see the
 Vandermonde and Cauchy families). Two shift operators need m = n; a diagonal operator allows any
 m×n. Wᵀ is the LDR of (Rᵀ, Lᵀ) with generators (−H, G) (Sylvester) or (H, G) (Stein), so the
@@ -93,16 +96,32 @@ def _check_form(form: Any) -> str:
     return form.lower()
 
 
-def _ldr_apply(G, H, L: Op, Ld, R: Op, Rd, form: str, x: torch.Tensor) -> torch.Tensor:
+def make_kernel(L: Op, Ld, R: Op, Rd, form: str, m: int, n: int, dtype) -> Kernel | None:
+    """The middle factor of the reconstruction formula when an operator is diagonal (None for
+    two shifts, whose middle factor is a scalar times J or I)."""
+    if L.is_shift and R.is_shift:
+        return None
+    if not L.is_shift and not R.is_shift:
+        return Kernel("cauchy", form, (m, n), dtype, s=Ld, t=Rd)
+    if L.is_shift:  # M = A(z=t, P=m, φ=e), m×n
+        return Kernel("power", form, (m, n), dtype, z=Rd, P=m, phi=L.phi)
+    # M = ∓A(z=s, P=n, φ=f)ᵀ: Sylvester s^{n−1−j}/(s^n − f) = −s^{n−1−j}/(f − s^n)
+    return Kernel("power", form, (m, n), dtype, z=Ld, P=n, phi=R.phi, transposed=True,
+                  sign=1.0 if form == "stein" else -1.0)
+
+
+def _ldr_apply(G, H, L: Op, Ld, R: Op, Rd, form: str, x: torch.Tensor, kernel: Kernel | None = None) -> torch.Tensor:
     """W x for the LDR matrix (G, H, L, R, form); x: (B, n) -> (B, m). The formula of the module
-    docstring, right to left."""
+    docstring, right to left. ``kernel``: a prebuilt (cached) middle factor, else built here."""
     m, n = G.shape[0], H.shape[0]
     real = not x.is_complex()
     dtype = x.dtype
     if not L.is_shift and not R.is_shift:
         needs_grad = torch.is_grad_enabled() and any(t.requires_grad for t in (G, H, x))
+        if kernel is None:
+            kernel = make_kernel(L, Ld, R, Rd, form, m, n, dtype)
         if not needs_grad:
-            return _cauchy_like_tiled(G, H, Ld, Rd, form, x)
+            return _cauchy_like_tiled(G, H, kernel, x)
     # right factor: u_k = B_kᵀ x, shape (B, r, ·)
     if R.is_shift:
         u = ShiftKrylov(R.transpose(), H, real).apply_transposed(x)  # K(Rᵀ, h_k)ᵀ x
@@ -114,25 +133,19 @@ def _ldr_apply(G, H, L: Op, Ld, R: Op, Rd, form: str, x: torch.Tensor) -> torch.
         c = 1 / (1 - L.phi * R.phi) if form == "stein" else 1 / (L.phi - R.phi)
         v = c * (u if form == "stein" else u.flip(-1))
     else:
-        if not L.is_shift and not R.is_shift:
-            ker = Kernel("cauchy", form, (m, n), dtype, s=Ld, t=Rd)
-        elif L.is_shift:  # M = A(z=t, P=m, φ=e), m×n
-            ker = Kernel("power", form, (m, n), dtype, z=Rd, P=m, phi=L.phi)
-        else:  # M = ∓A(z=s, P=n, φ=f)ᵀ: Sylvester s^{n−1−j}/(s^n − f) = −s^{n−1−j}/(f − s^n)
-            ker = Kernel("power", form, (m, n), dtype, z=Ld, P=n, phi=R.phi, transposed=True,
-                         sign=1.0 if form == "stein" else -1.0)
-        v = kernel_product(ker, u.reshape(B * r, -1)).reshape(B, r, m)
+        if kernel is None:
+            kernel = make_kernel(L, Ld, R, Rd, form, m, n, dtype)
+        v = kernel_product(kernel, u.reshape(B * r, -1)).reshape(B, r, m)
     # left factor: Σ_k A_k v_k
     if L.is_shift:
         return ShiftKrylov(L, G, real).apply_sum(v)
     return (v * G.transpose(0, 1)[None, :, :]).sum(dim=1)
 
 
-def _cauchy_like_tiled(G, H, s, t, form: str, x: torch.Tensor) -> torch.Tensor:
+def _cauchy_like_tiled(G, H, ker: Kernel, x: torch.Tensor) -> torch.Tensor:
     """W x for two diagonal operators without autograd: W is formed one tile at a time,
     W[rows] = (G[rows] Hᵀ) ∘ C[rows] (C the Cauchy-type kernel), and applied to the whole batch,
     so a batch of B vectors costs O((r + B)·m·n) instead of O(r·B·m·n); memory O(tile)."""
-    ker = Kernel("cauchy", form, (G.shape[0], H.shape[0]), x.dtype, s=s, t=t)
     y = x.new_zeros(x.shape[0], G.shape[0])
     for rs, cs, blk in ker.tiles():
         y[:, rs] = x[:, cs] @ ((G[rs] @ H[cs].transpose(0, 1)) * blk).transpose(0, 1)
@@ -274,13 +287,39 @@ class LDR(StructuredMatrix):
         return round(total)
 
     # ------------------------------------------------------------------ products
+    def _kernel(self, transposed: bool) -> Kernel | None:
+        """The (cached) middle factor for W or Wᵀ: it depends only on the fixed operators, so it
+        is rebuilt only when a diagonal buffer, the dtype or the device changes."""
+        if self._L.is_shift and self._R.is_shift:
+            return None
+        key = (transposed, self.dtype, self.device) + tuple(
+            (d._version, d.data_ptr()) for d in (self.L_diag, self.R_diag) if d is not None
+        )
+        cache = self.__dict__.setdefault("_kernel_cache", {})
+        hit = cache.get(transposed)
+        if hit is None or hit[0] != key:
+            m, n = self.shape
+            if transposed:
+                ker = make_kernel(self._R.transpose(), self.R_diag, self._L.transpose(), self.L_diag, self.form, n, m, self.dtype)
+            else:
+                ker = make_kernel(self._L, self.L_diag, self._R, self.R_diag, self.form, m, n, self.dtype)
+            cache[transposed] = hit = (key, ker)
+        return hit[1]
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        state.pop("_kernel_cache", None)
+        return state
+
     def _matvec(self, x):
-        return _ldr_apply(self.gen_G, self.gen_H, self._L, self.L_diag, self._R, self.R_diag, self.form, x)
+        return _ldr_apply(self.gen_G, self.gen_H, self._L, self.L_diag, self._R, self.R_diag, self.form, x,
+                          self._kernel(False))
 
     def _rmatvec(self, y):
         # Sylvester: Rᵀ Wᵀ − Wᵀ Lᵀ = (−H) Gᵀ;  Stein: Wᵀ − Rᵀ Wᵀ Lᵀ = H Gᵀ
         Hs = self.gen_H if self.form == "stein" else -self.gen_H
-        return _ldr_apply(Hs, self.gen_G, self._R.transpose(), self.R_diag, self._L.transpose(), self.L_diag, self.form, y)
+        return _ldr_apply(Hs, self.gen_G, self._R.transpose(), self.R_diag, self._L.transpose(), self.L_diag,
+                          self.form, y, self._kernel(True))
 
     def to_dense(self):
         """W by the reconstruction formula, applied to blocks of identity columns (memory
