@@ -21,16 +21,20 @@ def _reference(M):
     return torch.from_numpy(1.0 / (s[:, None] - t[None, :]))
 
 
+def _jittered(k, g, real):
+    """k distinct random points of [0, 1): one uniform point in each cell [i/k, (i+1)/k)
+    (independent uniform draws collide in float32 at k ~ 4000)."""
+    return (torch.arange(k, dtype=real) + 0.9 * torch.rand(k, generator=g, dtype=real)) / k
+
+
 def _make_default(n, dt, g):
     # m = n + 2; real: s in [1, 2], t in [-2, -1]; complex: |s| = 1, |t| = 0.5, random angles
     m = n + 2
     real = dt.to_real() if dt.is_complex else dt
     if not dt.is_complex:
-        s = 1 + torch.rand(m, generator=g, dtype=real)
-        t = -1 - torch.rand(n, generator=g, dtype=real)
-        return Cauchy(s, t)
-    s = torch.polar(torch.ones(m, dtype=real), 2 * math.pi * torch.rand(m, generator=g, dtype=real))
-    t = torch.polar(torch.full((n,), 0.5, dtype=real), 2 * math.pi * torch.rand(n, generator=g, dtype=real))
+        return Cauchy(1 + _jittered(m, g, real), -1 - _jittered(n, g, real))
+    s = torch.polar(torch.ones(m, dtype=real), 2 * math.pi * _jittered(m, g, real))
+    t = torch.polar(torch.full((n,), 0.5, dtype=real), 2 * math.pi * _jittered(n, g, real))
     return Cauchy(s, t)
 
 
