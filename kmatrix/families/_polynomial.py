@@ -286,13 +286,15 @@ class SubproductTree:
         or scattered nodes (``kmatrix bench vandermonde_accuracy`` prints it beside the
         errors)."""
         levels = self.k + 1 if levels is None else levels
-        G = 1.0
+        if levels == 0:
+            return 1.0
         with torch.no_grad():
-            for lev in range(levels):
-                low, g = self.low[lev].detach(), self.ginv[lev].detach()
-                v = float(((low.abs().sum(-1) + 1) * g.abs().sum(-1)).max())
-                G = max(G, v) if math.isfinite(v) else math.inf
-        return G
+            per_level = [
+                ((lo.detach().abs().sum(-1) + 1) * g.detach().abs().sum(-1)).max()
+                for lo, g in zip(self.low[:levels], self.ginv[:levels])
+            ]
+            G = float(torch.stack(per_level).max())  # one host sync
+        return max(G, 1.0) if math.isfinite(G) else math.inf
 
     def evaluate(self, r: torch.Tensor) -> torch.Tensor:
         """Remainder tree: r (R, nb, L) polynomials of degree < L (one per block, already
