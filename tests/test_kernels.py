@@ -115,18 +115,25 @@ def test_fused_matches_reference(L, S, B, kind, increasing, seed):
     g = torch.randn(B, S, n, dtype=xdt, generator=gen)
     real = tdt.to_real() if tdt.is_complex else tdt
 
+    paths = {
+        "fused": lambda t, xx: butterfly_multiply(t, xx, increasing),  # eager fast path
+        "op": lambda t, xx: ButterflyMultiply.apply(t, xx, increasing),  # custom-op path
+        "reference": lambda t, xx: butterfly_multiply_reference(t, xx, increasing),
+    }
     results = {}
-    for backend in ("fused", "reference"):
+    for name, f in paths.items():
         t = tw.clone().requires_grad_(True)
         xx = x.clone().requires_grad_(True)
-        y = butterfly_multiply(t, xx, increasing, backend=backend)
+        y = f(t, xx)
         gt, gx = torch.autograd.grad(y, (t, xx), g, allow_unused=True, materialize_grads=True)
-        results[backend] = (y.detach(), gt, gx)
-    (yf, gtf, gxf), (yr, gtr, gxr) = results["fused"], results["reference"]
-    assert yf.shape == (B, S, n) and yf.dtype == xdt and gtf.dtype == tdt
-    assert rel(yf, yr) <= TOL[real]
-    assert rel(gxf, gxr) <= TOL[real]
-    assert rel(gtf, gtr) <= TOL_TWIDDLE[real]
+        results[name] = (y.detach(), gt, gx)
+    yr, gtr, gxr = results["reference"]
+    for name in ("fused", "op"):
+        yf, gtf, gxf = results[name]
+        assert yf.shape == (B, S, n) and yf.dtype == xdt and gtf.dtype == tdt
+        assert rel(yf, yr) <= TOL[real], name
+        assert rel(gxf, gxr) <= TOL[real], name
+        assert rel(gtf, gtr) <= TOL_TWIDDLE[real], name
 
 
 def test_multithreaded_tiles_agree(gen):
@@ -160,6 +167,9 @@ def test_gradcheck(kind, increasing, gen):
         x = torch.randn(B, S, 1 << L, dtype=xdt, generator=gen).requires_grad_(True)
         assert torch.autograd.gradcheck(
             lambda t, xx: butterfly_multiply(t, xx, increasing), (tw, x)
+        )
+        assert torch.autograd.gradcheck(
+            lambda t, xx: ButterflyMultiply.apply(t, xx, increasing), (tw, x)
         )
 
 
@@ -230,9 +240,11 @@ def test_backward_saves_only_inputs(gen):
         saved.append(t.numel())
         return t
 
-    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
-        y = butterfly_multiply(tw, x, True)
-    assert sorted(saved) == sorted([tw.numel(), x.numel()])
+    for f in (butterfly_multiply, ButterflyMultiply.apply):  # eager fast path and op path
+        saved.clear()
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            y = f(tw, x, True)
+        assert sorted(saved) == sorted([tw.numel(), x.numel()])
     # The reference path, for contrast, stores one activation per stage.
     saved.clear()
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):

@@ -23,6 +23,9 @@
 #include <cstring>
 #include <thread>
 #include <utility>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 #include <vector>
 
 typedef int64_t i64;
@@ -445,17 +448,27 @@ template <class T, bool CPLX> struct Kern {
     }
   }
 
+  // Tiles [0, ntiles) split into nt contiguous ranges, f(thread, begin, end). With OpenMP this
+  // runs on the OpenMP pool — torch's own when the library resolves to the libgomp torch has
+  // already loaded, so the kernel does not compete with spinning torch workers.
   template <class F>
   static void parallel_tiles(i64 ntiles, int nt, F f) {
     if (nt <= 1) {
       f(0, 0, ntiles);
       return;
     }
+#ifdef _OPENMP
+#pragma omp parallel num_threads(nt)
+    {
+      const int t = omp_get_thread_num(), n = omp_get_num_threads();
+      f(t, ntiles * t / n, ntiles * (t + 1) / n);
+    }
+#else
     std::vector<std::thread> th;
-    for (int t = 1; t < nt; ++t)
-      th.emplace_back([=] { f(t, ntiles * t / nt, ntiles * (t + 1) / nt); });
+    for (int t = 1; t < nt; ++t) th.emplace_back([=] { f(t, ntiles * t / nt, ntiles * (t + 1) / nt); });
     f(0, 0, ntiles / nt);
     for (auto& x : th) x.join();
+#endif
   }
 
   // Threads: at most one per tile and one per ~2^16 butterfly pair-rows of work, so that

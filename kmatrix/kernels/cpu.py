@@ -33,8 +33,14 @@ import torch
 __all__ = ["available", "backward", "forward", "library_path"]
 
 _SRC = Path(__file__).with_name("_butterfly_cpu.cpp")
-_FLAGS_NATIVE = ["-O3", "-march=native", "-std=c++17", "-shared", "-fPIC", "-pthread"]
-_FLAGS_GENERIC = ["-O3", "-std=c++17", "-shared", "-fPIC", "-pthread"]
+_FLAGS_BASE = ["-O3", "-std=c++17", "-shared", "-fPIC", "-pthread"]
+# Tried in order: native SIMD + OpenMP (libgomp.so.1 resolves to the copy torch has loaded, so
+# the kernel shares torch's thread pool), then without OpenMP (std::thread), then generic.
+_FLAG_SETS = (
+    ["-march=native", "-fopenmp", *_FLAGS_BASE],
+    ["-march=native", *_FLAGS_BASE],
+    _FLAGS_BASE,
+)
 _ABI = 1
 
 _lock = threading.Lock()
@@ -83,7 +89,7 @@ def _build() -> ctypes.CDLL:
         raise RuntimeError("no C++ compiler found (set $CXX or install g++)")
     src = _SRC.read_bytes()
     errors = []
-    for flags in (_FLAGS_NATIVE, _FLAGS_GENERIC):
+    for flags in _FLAG_SETS:
         key = hashlib.sha256(src + " ".join([cxx, *flags, _cpu_signature()]).encode()).hexdigest()[
             :16
         ]

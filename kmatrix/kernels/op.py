@@ -22,11 +22,18 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
+from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 from . import cpu
 from .reference import butterfly_multiply_reference
 
-__all__ = ["ButterflyMultiply", "butterfly_multiply_backward_op", "butterfly_multiply_op"]
+__all__ = [
+    "ButterflyMultiply",
+    "EagerButterflyMultiply",
+    "butterfly_multiply_backward_op",
+    "butterfly_multiply_op",
+    "eager_fast_path_ok",
+]
 
 _KERNEL_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
 
@@ -212,3 +219,43 @@ def _vmap_backward(info, in_dims, twiddle, x, grad, increasing_stride):
     _, gf, _ = _fold(twiddle, 0, grad, 0, size)
     gt, gx = torch.ops.kmatrix.butterfly_multiply_backward(tw, xf, gf, increasing_stride)
     return (gt.reshape(size, -1, *gt.shape[1:]), _unfold(gx, "stack", size)), (0, 0)
+
+
+# ------------------------------------------------------------------------- eager fast path
+def eager_fast_path_ok(twiddle: Tensor, x: Tensor) -> bool:
+    """True for a plain eager call on CPU kernel dtypes: exact ``torch.Tensor`` arguments (no
+    fake/subclass tensors), nothing tracing (torch.compile, export), no torch.func transform
+    and no dispatch or torch-function mode active. Then the kernel may be called directly."""
+    return (
+        type(x) is Tensor
+        and type(twiddle) is Tensor
+        and _use_kernel(twiddle, x)
+        and not torch.compiler.is_compiling()
+        and torch._C._functorch.peek_interpreter_stack() is None
+        and _get_current_dispatch_mode() is None
+        and not torch._C._is_torch_function_mode_enabled()
+    )
+
+
+class EagerButterflyMultiply(torch.autograd.Function):
+    """The fused kernel with a lean autograd node for plain eager calls (same saved tensors:
+    twiddle and x only; same backward kernel). Not for tracing or torch.func: those go
+    through :class:`ButterflyMultiply` and the custom ops."""
+
+    @staticmethod
+    def forward(ctx, twiddle: Tensor, x: Tensor, increasing_stride: bool) -> Tensor:
+        twiddle, x = _plain(twiddle), _plain(x)
+        ctx.save_for_backward(twiddle, x)
+        ctx.increasing_stride = increasing_stride
+        return cpu.forward(twiddle, x, increasing_stride)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor):
+        twiddle, x = ctx.saved_tensors
+        grad = _plain(grad).contiguous()
+        if torch.is_grad_enabled():  # create_graph=True: keep the backward differentiable
+            gt, gx = ButterflyMultiplyBackward.apply(twiddle, x, grad, ctx.increasing_stride)
+        else:
+            gt, gx = cpu.backward(twiddle, x, grad, ctx.increasing_stride)
+        need = ctx.needs_input_grad
+        return (gt if need[0] else None), (gx if need[1] else None), None

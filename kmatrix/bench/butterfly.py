@@ -1,0 +1,259 @@
+"""``kmatrix bench butterfly``: the fused butterfly multiply against dense and FFT baselines.
+
+Measured in one run, float32, torch's default thread count, medians of repeats (after warm-up):
+
+1. Forward at (n, batch) ∈ {(1024, 1024), (4096, 1024), (4096, 64), (256, 1)} on the same real
+   input x (batch, n): ``Butterfly(n)`` (increasing strides, the survey's B), ``KMatrix(n,
+   width=1)`` (BB*), ``KMatrix(n, width=2)``, dense ``F.linear(x, W)`` with a random n×n W, and
+   ``torch.fft.rfft(x)`` (the FFT is a fixed butterfly hand-tuned for decades: the natural floor;
+   rfft rather than fft, whose time on real input is dominated by allocating the complex
+   output). Also the raw kernel ``butterfly_multiply`` (no class overhead). Ratios:
+   dense / Butterfly, Butterfly / rfft, dense / KMatrix.
+2. ``KLinear(n, n)`` vs ``nn.Linear(n, n)`` at the same sizes: forward alone (no grad) and
+   forward + backward (x and the parameters require grad); peak memory of forward + backward
+   (live bytes allocated by torch during the step, from the profiler's memory events; the fused
+   kernel's own per-thread scratch — ceil(L/2)+1 tiles of 16 rows × N plus one twiddle-gradient
+   accumulator per thread, independent of the batch — is outside torch's allocator and printed
+   separately), and the bytes autograd saves for the backward.
+
+Targets (issue 3, ratios in the same run, 2 cores): Butterfly forward at (4096, 1024) ≥ 15×
+faster than dense and ≤ 3× rfft; at (1024, 1024) ≥ 5× faster than dense; KMatrix(width=1) at
+(4096, 1024) ≥ 8× faster than dense; KLinear(4096, 4096) forward+backward at batch 1024 ≥ 5×
+faster than nn.Linear.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..kernels import butterfly_multiply, get_backend, set_backend
+from ._timing import format_table, median_time
+
+SIZES = [(1024, 1024), (4096, 1024), (4096, 64), (256, 1)]
+
+
+def _classes():
+    """The public classes, imported lazily (bench sits above families and nn)."""
+    from .. import Butterfly, KMatrix
+    from ..nn import KLinear
+
+    return Butterfly, KMatrix, KLinear
+
+
+def _peak_bytes(fn) -> int:
+    """Peak of the live bytes torch allocates while ``fn()`` runs (profiler memory events)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        fn()
+    events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
+    live = peak = 0
+    for e in sorted(events, key=lambda e: e.start_ns()):
+        live += e.nbytes()
+        peak = max(peak, live)
+    return peak
+
+
+def _saved_bytes(fn) -> int:
+    """Bytes of the tensors autograd saves for the backward during ``fn()``."""
+    total = 0
+
+    def pack(t):
+        nonlocal total
+        total += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        fn()
+    return total
+
+
+def _kernel_scratch_bytes(n: int, threads: int) -> int:
+    """The fused backward's own scratch (float32): per thread, ceil(L/2)+1 tiles of 16 rows × N
+    (pass checkpoints and the gradient tile) and one twiddle-gradient accumulator (L·N/2·4)."""
+    levels = max(1, int(math.log2(n)))
+    tiles = math.ceil(levels / 2) + 1
+    return threads * (tiles * 16 * n + levels * (n // 2) * 4) * 4
+
+
+def _forward_case(n: int, batch: int, repeats: int, gen: torch.Generator) -> dict:
+    """Median seconds of each forward at one (n, batch), all on the same input x."""
+    Butterfly, KMatrix, _ = _classes()
+    x = torch.randn(batch, n, generator=gen)
+    W = torch.randn(n, n, generator=gen) / math.sqrt(n)
+    bfly = Butterfly(n, generator=gen)
+    km1 = KMatrix(n, width=1, generator=gen)
+    km2 = KMatrix(n, width=2, generator=gen)
+    tw = bfly.twiddle.detach().unsqueeze(0)
+    x3 = x.unsqueeze(1)
+    fns = {
+        "kernel": lambda: butterfly_multiply(tw, x3, True),
+        "butterfly": lambda: bfly(x),
+        "kmatrix1": lambda: km1(x),
+        "kmatrix2": lambda: km2(x),
+        "dense": lambda: F.linear(x, W),
+        "rfft": lambda: torch.fft.rfft(x),
+    }
+    with torch.no_grad():
+        return {k: median_time(f, repeats=repeats, min_time=0.05) for k, f in fns.items()}
+
+
+def forward_table(sizes, repeats: int, gen: torch.Generator) -> tuple[list, dict]:
+    rows, ratios = [], {}
+    for n, batch in sizes:
+        t = _forward_case(n, batch, repeats, gen)
+        keys = ("kernel", "butterfly", "kmatrix1", "kmatrix2", "dense", "rfft")
+        rows.append(
+            [
+                f"{n}x{batch}",
+                *(t[k] * 1e3 for k in keys),
+                t["dense"] / t["butterfly"],
+                t["butterfly"] / t["rfft"],
+                t["dense"] / t["kmatrix1"],
+                t["dense"] / t["kmatrix2"],
+            ]
+        )
+        ratios[(n, batch)] = t
+    headers = [
+        "n x batch", "kernel ms", "Butterfly ms", "KM(w=1) ms", "KM(w=2) ms", "dense ms",
+        "rfft ms", "dense/B", "B/rfft", "dense/KM1", "dense/KM2",
+    ]  # fmt: skip
+    return [headers, rows], ratios
+
+
+def _layer_case(layer: nn.Module, x: torch.Tensor, repeats: int) -> dict:
+    """Forward (no grad) and forward+backward medians, peak and saved bytes of one layer."""
+    xg = x.clone().requires_grad_(True)
+
+    def step():
+        layer(xg).sum().backward()
+
+    with torch.no_grad():
+        fwd = median_time(lambda: layer(x), repeats=repeats, min_time=0.05)
+    return {
+        "fwd": fwd,
+        "fb": median_time(step, repeats=repeats, min_time=0.05),
+        "peak": _peak_bytes(step),
+        "saved": _saved_bytes(lambda: layer(xg)),
+    }
+
+
+def klinear_table(sizes, repeats: int, gen: torch.Generator) -> tuple[list, dict]:
+    _, _, KLinear = _classes()
+    rows, ratios = [], {}
+    threads = torch.get_num_threads()
+    mib = 1 / 2**20
+    for n, batch in sizes:
+        x = torch.randn(batch, n, generator=gen)
+        kl_layer = KLinear(n, n, generator=gen)
+        kl = _layer_case(kl_layer, x, repeats)
+        lin = _layer_case(nn.Linear(n, n), x, repeats)
+        # the plain-PyTorch reference path, for the memory contrast (log2 N saved activations)
+        previous = set_backend("reference")
+        try:
+            xg = x.clone().requires_grad_(True)
+            ref_saved = _saved_bytes(lambda: kl_layer(xg))  # noqa: B023 (called right here)
+        finally:
+            set_backend(previous)
+        rows.append(
+            [
+                f"{n}x{batch}",
+                kl["fwd"] * 1e3,
+                lin["fwd"] * 1e3,
+                lin["fwd"] / kl["fwd"],
+                kl["fb"] * 1e3,
+                lin["fb"] * 1e3,
+                lin["fb"] / kl["fb"],
+                kl["peak"] * mib,
+                _kernel_scratch_bytes(n, threads) * mib,
+                lin["peak"] * mib,
+                kl["saved"] * mib,
+                ref_saved * mib,
+                lin["saved"] * mib,
+            ]
+        )
+        ratios[(n, batch)] = {"klinear_fb": kl["fb"], "linear_fb": lin["fb"]}
+    headers = [
+        "n x batch", "KL fwd ms", "Lin fwd ms", "Lin/KL", "KL f+b ms", "Lin f+b ms", "Lin/KL",
+        "KL peak MiB", "+kernel scratch", "Lin peak MiB", "KL saved MiB", "KL(ref) saved MiB",
+        "Lin saved MiB",
+    ]  # fmt: skip
+    return [headers, rows], ratios
+
+
+def _targets(fw: dict, kl: dict) -> list[str]:
+    out = []
+
+    def check(label, value, ok):
+        out.append(f"  [{'met' if ok else 'MISSED'}] {label}: {value:.3g}")
+
+    if (4096, 1024) in fw:
+        t = fw[(4096, 1024)]
+        check(
+            "Butterfly fwd (4096,1024) dense/Butterfly >= 15",
+            t["dense"] / t["butterfly"],
+            t["dense"] >= 15 * t["butterfly"],
+        )
+        check(
+            "Butterfly fwd (4096,1024) Butterfly/rfft <= 3 (aim 2)",
+            t["butterfly"] / t["rfft"],
+            t["butterfly"] <= 3 * t["rfft"],
+        )
+        check(
+            "KMatrix(w=1) fwd (4096,1024) dense/KM >= 8",
+            t["dense"] / t["kmatrix1"],
+            t["dense"] >= 8 * t["kmatrix1"],
+        )
+    if (1024, 1024) in fw:
+        t = fw[(1024, 1024)]
+        check(
+            "Butterfly fwd (1024,1024) dense/Butterfly >= 5",
+            t["dense"] / t["butterfly"],
+            t["dense"] >= 5 * t["butterfly"],
+        )
+    if (4096, 1024) in kl:
+        t = kl[(4096, 1024)]
+        check(
+            "KLinear(4096) fwd+bwd batch 1024: Linear/KLinear >= 5",
+            t["linear_fb"] / t["klinear_fb"],
+            t["linear_fb"] >= 5 * t["klinear_fb"],
+        )
+    return out  # fmt: skip
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(
+        prog="kmatrix bench butterfly", description=__doc__.split("\n\n")[0]
+    )
+    p.add_argument("--repeats", type=int, default=7, help="timed repeats per measurement (median)")
+    p.add_argument(
+        "--sizes", type=str, nargs="+", default=None,
+        help="n:batch pairs (default 1024:1024 4096:1024 4096:64 256:1)",
+    )  # fmt: skip
+    p.add_argument("--skip-klinear", action="store_true", help="only the forward table")
+    args = p.parse_args(argv)
+    sizes = (
+        SIZES if args.sizes is None else [tuple(int(v) for v in s.split(":")) for s in args.sizes]
+    )
+    gen = torch.Generator().manual_seed(0)
+    backend = get_backend()
+    print(f"kmatrix bench butterfly: float32, torch threads = {torch.get_num_threads()}, "
+          f"backend = {backend}, median of {args.repeats} repeats (each ≥ 50 ms of calls)\n")  # fmt: skip
+    (headers, rows), fw = forward_table(sizes, args.repeats, gen)
+    print("Forward (no grad); kernel = raw butterfly_multiply; B = Butterfly, KM = KMatrix")
+    print(format_table(headers, rows))
+    kl: dict = {}
+    if not args.skip_klinear:
+        (headers, rows), kl = klinear_table(sizes, args.repeats, gen)
+        print("\nKLinear(n, n) vs nn.Linear(n, n): forward (no grad), forward+backward, memory")
+        print(format_table(headers, rows))
+    lines = _targets(fw, kl)
+    if lines:
+        print("\nTargets (issue 3; same-run ratios):")
+        print("\n".join(lines))
+    return 0
