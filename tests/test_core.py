@@ -171,3 +171,13 @@ def test_matmul_semantics_and_errors():
         A([1.0, 2.0, 3.0, 4.0])
     with pytest.raises(ValueError, match="shape: expected positive"):
         Lower(torch.zeros(0))
+
+
+def test_check_distinct_names_the_pair():
+    from kmatrix.core.validation import check_distinct
+
+    check_distinct(torch.randn(50_000, dtype=torch.complex128), "nodes")  # sort-based: cheap
+    with pytest.raises(ValueError, match=r"nodes\[1\] == nodes\[3\]"):
+        check_distinct(torch.tensor([1.0, 2.0, 3.0, 2.0]), "nodes")
+    with pytest.raises(ValueError, match=r"s\[0\] == s\[2\]"):
+        check_distinct(torch.tensor([1 + 1j, 2, 1 + 1j]), "s")

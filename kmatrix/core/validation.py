@@ -109,15 +109,15 @@ def check_power_of_two(value: Any, name: str) -> int:
     return v
 
 
-def check_distinct(t: torch.Tensor, name: str, *, rtol: float = 0.0) -> None:
-    """Raise ValueError if two entries of the 1-d tensor ``t`` coincide (exactly when rtol=0)."""
+def check_distinct(t: torch.Tensor, name: str) -> None:
+    """Raise ValueError naming two equal entries of ``t`` (exact equality; O(n log n) by sorting,
+    so it is cheap at any size)."""
     flat = t.detach().reshape(-1)
     if flat.numel() < 2:
         return
-    diffs = (flat[:, None] - flat[None, :]).abs()
-    diffs.fill_diagonal_(float("inf"))
-    scale = flat.abs().max().clamp_min(1.0) if rtol > 0 else 0.0
-    bad = diffs <= rtol * scale
-    if bool(bad.any()):
-        i, j = (int(v) for v in torch.nonzero(bad)[0])
+    keys = torch.view_as_real(flat) if flat.is_complex() else flat[:, None]
+    _, inverse, counts = torch.unique(keys, dim=0, return_inverse=True, return_counts=True)
+    if bool((counts > 1).any()):
+        dup = int(torch.nonzero(counts > 1)[0, 0])
+        i, j = (int(v) for v in torch.nonzero(inverse == dup)[:2, 0])
         raise ValueError(f"{name}: expected distinct entries, but {name}[{i}] == {name}[{j}]")
