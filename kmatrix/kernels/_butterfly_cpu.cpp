@@ -33,6 +33,12 @@ typedef int64_t i64;
 #ifndef KMX_RMAX_F
 #define KMX_RMAX_F 3
 #endif
+#ifndef KMX_MV_F
+#define KMX_MV_F 1
+#endif
+#ifndef KMX_MV_B
+#define KMX_MV_B 2
+#endif
 #ifndef KMX_RMAX_B
 #define KMX_RMAX_B 2
 #endif
@@ -186,19 +192,27 @@ template <class T> struct Shuf {
 #endif
 };
 
-template <class T, bool CPLX> struct Kern {
+// MV: row planes per tile for real data (a tile holds V*MV batch rows; element n of the tile
+// is MV vectors, plane p holding rows p*V .. p*V+V-1). Complex data: one plane, two vectors
+// (re, im) per element.
+template <class T, bool CPLX, int MV = 1> struct Kern {
   typedef typename VT<T>::vec vec;
   typedef Shuf<T> SH;
   static constexpr int V = VT<T>::V;
-  static constexpr int C = CPLX ? 2 : 1;   // vectors per element (re, im planes)
-  static constexpr int TW = CPLX ? 8 : 4;  // scalars per 2x2 block
+  static constexpr int PL = CPLX ? 1 : MV;  // row planes
+  static constexpr int RT = V * PL;         // batch rows per tile
+  static constexpr int C = CPLX ? 2 : MV;   // vectors per element
+  static constexpr int TW = CPLX ? 8 : 4;   // scalars per 2x2 block
 
   // y = [[a,b],[c,d]] x on one pair (x0, x1), in place.
   static inline void block(const T* t, vec* x0, vec* x1) {
     if constexpr (!CPLX) {
-      vec u = x0[0], v = x1[0];
-      x0[0] = t[0] * u + t[1] * v;
-      x1[0] = t[2] * u + t[3] * v;
+      const T a = t[0], b = t[1], c = t[2], d = t[3];
+      KMX_UNROLL for (int p = 0; p < C; ++p) {
+        vec u = x0[p], v = x1[p];
+        x0[p] = a * u + b * v;
+        x1[p] = c * u + d * v;
+      }
     } else {
       vec ur = x0[0], ui = x0[1], vr = x1[0], vi = x1[1];
       x0[0] = t[0] * ur - t[1] * ui + t[2] * vr - t[3] * vi;
@@ -211,10 +225,21 @@ template <class T, bool CPLX> struct Kern {
   // Backward of one block: g <- [[a,b],[c,d]]^H g, gt += g x^H (lane sums).
   static inline void block_bwd(const T* t, const vec* x0, const vec* x1, vec* g0, vec* g1, T* gt) {
     if constexpr (!CPLX) {
-      vec u = g0[0], v = g1[0];
-      hsum4_add(u * x0[0], u * x1[0], v * x0[0], v * x1[0], gt);
-      g0[0] = t[0] * u + t[2] * v;
-      g1[0] = t[1] * u + t[3] * v;
+      // products summed over the planes first: one lane reduction per RT rows
+      vec pa = g0[0] * x0[0], pb = g0[0] * x1[0], pc = g1[0] * x0[0], pd = g1[0] * x1[0];
+      KMX_UNROLL for (int p = 1; p < C; ++p) {
+        pa += g0[p] * x0[p];
+        pb += g0[p] * x1[p];
+        pc += g1[p] * x0[p];
+        pd += g1[p] * x1[p];
+      }
+      hsum4_add(pa, pb, pc, pd, gt);
+      const T a = t[0], b = t[1], c = t[2], d = t[3];
+      KMX_UNROLL for (int p = 0; p < C; ++p) {
+        vec u = g0[p], v = g1[p];
+        g0[p] = a * u + c * v;
+        g1[p] = b * u + d * v;
+      }
     } else {
       vec ur = g0[0], ui = g0[1], vr = g1[0], vi = g1[1];
       // g * conj(x): re = gr xr + gi xi, im = gi xr - gr xi
@@ -366,46 +391,62 @@ template <class T, bool CPLX> struct Kern {
     const int kind = fast_kind(st, N);
     if (kind == 0) {
       T* t = reinterpret_cast<T*>(tile);
-      if (nv < V) std::memset(static_cast<void*>(tile), 0, sizeof(vec) * N * C);
+      if (nv < RT) std::memset(static_cast<void*>(tile), 0, sizeof(vec) * N * C);
       for (i64 j = 0; j < nv; ++j) {
         const T* row = x + st.off(r0 + j, s);
-        for (i64 n = 0; n < N; ++n)
-          for (int c = 0; c < C; ++c) t[(n * C + c) * V + j] = row[n * st.n + c];
-      }
-      return;
-    }
-    const T* rp[V];
-    for (i64 j = 0; j < nv; ++j) rp[j] = x + st.off(r0 + j, s);
-    for (i64 n0 = 0; n0 < N; n0 += V) {
-      vec r[C][V];
-      for (int j = 0; j < V; ++j) {
-        if (j >= nv) {
-          for (int c = 0; c < C; ++c) r[c][j] = vec{};
-          continue;
-        }
-        if (kind == 1) {
-          std::memcpy(&r[0][j], rp[j] + n0, sizeof(vec));
-        } else if (kind == 2) {
-          vec a, b;
-          std::memcpy(&a, rp[j] + 2 * n0, sizeof(vec));
-          std::memcpy(&b, rp[j] + 2 * n0 + V, sizeof(vec));
-          SH::deinterleave(a, b, r[0][j], r[C - 1][j]);
-        } else {  // kind 3: rows j (re) and j + 1 (im) share one interleaved batch row
-          vec a, b;
-          std::memcpy(&a, rp[j] + 2 * n0, sizeof(vec));
-          std::memcpy(&b, rp[j] + 2 * n0 + V, sizeof(vec));
-          if (j + 1 < nv) {
-            SH::deinterleave(a, b, r[0][j], r[0][j + 1]);
-            ++j;
+        const i64 pl = j / V, lane = j % V;
+        for (i64 n = 0; n < N; ++n) {
+          if constexpr (CPLX) {
+            t[(n * C) * V + lane] = row[n * st.n];
+            t[(n * C + 1) * V + lane] = row[n * st.n + 1];
           } else {
-            vec im;
-            SH::deinterleave(a, b, r[0][j], im);
+            t[(n * C + pl) * V + lane] = row[n * st.n];
           }
         }
       }
-      for (int c = 0; c < C; ++c) {
-        SH::transpose(r[c]);
-        for (int i = 0; i < V; ++i) tile[(n0 + i) * C + c] = r[c][i];
+      return;
+    }
+    for (int pl = 0; pl < PL; ++pl) {
+      const i64 jb = i64(pl) * V, nvp = std::max<i64>(0, std::min<i64>(V, nv - jb));
+      if (nvp == 0) {
+        for (i64 n = 0; n < N; ++n) tile[n * C + pl] = vec{};
+        continue;
+      }
+      const T* rp[V];
+      for (i64 j = 0; j < nvp; ++j) rp[j] = x + st.off(r0 + jb + j, s);
+      for (i64 n0 = 0; n0 < N; n0 += V) {
+        constexpr int NC = CPLX ? 2 : 1;
+        vec r[NC][V];
+        for (int j = 0; j < V; ++j) {
+          if (j >= nvp) {
+            for (int c = 0; c < NC; ++c) r[c][j] = vec{};
+            continue;
+          }
+          if (kind == 1) {
+            std::memcpy(&r[0][j], rp[j] + n0, sizeof(vec));
+          } else if (kind == 2) {
+            vec a, b;
+            std::memcpy(&a, rp[j] + 2 * n0, sizeof(vec));
+            std::memcpy(&b, rp[j] + 2 * n0 + V, sizeof(vec));
+            SH::deinterleave(a, b, r[0][j], r[NC - 1][j]);
+          } else {  // kind 3: rows j (re) and j + 1 (im) share one interleaved batch row
+            vec a, b;
+            std::memcpy(&a, rp[j] + 2 * n0, sizeof(vec));
+            std::memcpy(&b, rp[j] + 2 * n0 + V, sizeof(vec));
+            if (j + 1 < nvp) {
+              SH::deinterleave(a, b, r[0][j], r[0][j + 1]);
+              ++j;
+            } else {
+              vec im;
+              SH::deinterleave(a, b, r[0][j], im);
+            }
+          }
+        }
+        for (int c = 0; c < NC; ++c) {
+          SH::transpose(r[c]);
+          const int plane = CPLX ? c : pl;
+          for (int i = 0; i < V; ++i) tile[(n0 + i) * C + plane] = r[c][i];
+        }
       }
     }
   }
@@ -416,33 +457,46 @@ template <class T, bool CPLX> struct Kern {
       const T* t = reinterpret_cast<const T*>(tile);
       for (i64 j = 0; j < nv; ++j) {
         T* row = y + st.off(r0 + j, s);
-        for (i64 n = 0; n < N; ++n)
-          for (int c = 0; c < C; ++c) row[n * st.n + c] = t[(n * C + c) * V + j];
+        const i64 pl = j / V, lane = j % V;
+        for (i64 n = 0; n < N; ++n) {
+          if constexpr (CPLX) {
+            row[n * st.n] = t[(n * C) * V + lane];
+            row[n * st.n + 1] = t[(n * C + 1) * V + lane];
+          } else {
+            row[n * st.n] = t[(n * C + pl) * V + lane];
+          }
+        }
       }
       return;
     }
-    T* rp[V];
-    for (i64 j = 0; j < nv; ++j) rp[j] = y + st.off(r0 + j, s);
-    for (i64 n0 = 0; n0 < N; n0 += V) {
-      vec r[C][V];
-      for (int c = 0; c < C; ++c) {
-        for (int i = 0; i < V; ++i) r[c][i] = tile[(n0 + i) * C + c];
-        SH::transpose(r[c]);
-      }
-      for (int j = 0; j < nv; ++j) {
-        if (kind == 1) {
-          std::memcpy(rp[j] + n0, &r[0][j], sizeof(vec));
-        } else if (kind == 2) {
-          vec a, b;
-          SH::interleave(r[0][j], r[C - 1][j], a, b);
-          std::memcpy(rp[j] + 2 * n0, &a, sizeof(vec));
-          std::memcpy(rp[j] + 2 * n0 + V, &b, sizeof(vec));
-        } else {  // kind 3: rows always come in (re, im) pairs here (rows = 2 B, V even)
-          vec a, b;
-          SH::interleave(r[0][j], r[0][j + 1], a, b);
-          std::memcpy(rp[j] + 2 * n0, &a, sizeof(vec));
-          std::memcpy(rp[j] + 2 * n0 + V, &b, sizeof(vec));
-          ++j;
+    for (int pl = 0; pl < PL; ++pl) {
+      const i64 jb = i64(pl) * V, nvp = std::max<i64>(0, std::min<i64>(V, nv - jb));
+      if (nvp == 0) continue;
+      T* rp[V];
+      for (i64 j = 0; j < nvp; ++j) rp[j] = y + st.off(r0 + jb + j, s);
+      for (i64 n0 = 0; n0 < N; n0 += V) {
+        constexpr int NC = CPLX ? 2 : 1;
+        vec r[NC][V];
+        for (int c = 0; c < NC; ++c) {
+          const int plane = CPLX ? c : pl;
+          for (int i = 0; i < V; ++i) r[c][i] = tile[(n0 + i) * C + plane];
+          SH::transpose(r[c]);
+        }
+        for (int j = 0; j < nvp; ++j) {
+          if (kind == 1) {
+            std::memcpy(rp[j] + n0, &r[0][j], sizeof(vec));
+          } else if (kind == 2) {
+            vec a, b;
+            SH::interleave(r[0][j], r[NC - 1][j], a, b);
+            std::memcpy(rp[j] + 2 * n0, &a, sizeof(vec));
+            std::memcpy(rp[j] + 2 * n0 + V, &b, sizeof(vec));
+          } else {  // kind 3: rows always come in (re, im) pairs here (rows = 2 B, V even)
+            vec a, b;
+            SH::interleave(r[0][j], r[0][j + 1], a, b);
+            std::memcpy(rp[j] + 2 * n0, &a, sizeof(vec));
+            std::memcpy(rp[j] + 2 * n0 + V, &b, sizeof(vec));
+            ++j;
+          }
         }
       }
     }
@@ -474,7 +528,7 @@ template <class T, bool CPLX> struct Kern {
   // Threads: at most one per tile and one per ~2^16 butterfly pair-rows of work, so that
   // small products are not slowed down by thread start-up.
   static int num_threads(int requested, i64 ntiles, i64 N, int L) {
-    const i64 work = ntiles * V * (N / 2) * std::max(L, 1);
+    const i64 work = ntiles * RT * (N / 2) * std::max(L, 1);
     i64 nt = std::min<i64>(requested, ntiles);
     nt = std::min<i64>(nt, std::max<i64>(1, work >> 16));
     return int(std::max<i64>(1, nt));
@@ -483,13 +537,13 @@ template <class T, bool CPLX> struct Kern {
   static void forward(const T* tw, const T* x, T* y, i64 rows, i64 S, int L, bool inc,
                       const Strides& xs, const Strides& ys, int nthreads) {
     const i64 N = i64(1) << L, half = N / 2;
-    const i64 tps = (rows + V - 1) / V;  // tiles per stack index
+    const i64 tps = (rows + RT - 1) / RT;  // tiles per stack index
     const auto rs = schedule(L, RMAX_F);
     const i64 ntiles = tps * S;
     parallel_tiles(ntiles, num_threads(nthreads, ntiles, N, L), [&](int, i64 t0, i64 t1) {
       std::vector<vec> tile(N * C);
       for (i64 t = t0; t < t1; ++t) {
-        const i64 s = t / tps, r0 = (t % tps) * V, nv = std::min<i64>(V, rows - r0);
+        const i64 s = t / tps, r0 = (t % tps) * RT, nv = std::min<i64>(RT, rows - r0);
         const T* tws = tw + s * i64(L) * half * TW;
         gather(tile.data(), x, xs, r0, nv, s, N);
         int k0 = 0;
@@ -505,7 +559,7 @@ template <class T, bool CPLX> struct Kern {
   static void backward(const T* tw, const T* x, const T* gy, T* gx, T* gtw, i64 rows, i64 S, int L,
                        bool inc, const Strides& xs, const Strides& gys, const Strides& gxs, int nthreads) {
     const i64 N = i64(1) << L, half = N / 2;
-    const i64 tps = (rows + V - 1) / V;
+    const i64 tps = (rows + RT - 1) / RT;
     const auto rs = schedule(L, RMAX_B);
     const i64 P = i64(rs.size());
     const i64 twsize = S * i64(L) * half * TW;
@@ -517,7 +571,7 @@ template <class T, bool CPLX> struct Kern {
       a.assign(twsize, T(0));
       std::vector<vec> ck(std::max<i64>(P, 1) * N * C), G(N * C);
       for (i64 t = t0; t < t1; ++t) {
-        const i64 s = t / tps, r0 = (t % tps) * V, nv = std::min<i64>(V, rows - r0);
+        const i64 s = t / tps, r0 = (t % tps) * RT, nv = std::min<i64>(RT, rows - r0);
         const T* tws = tw + s * i64(L) * half * TW;
         T* gts = a.data() + s * i64(L) * half * TW;
         gather(ck.data(), x, xs, r0, nv, s, N);
@@ -540,10 +594,10 @@ template <class T, bool CPLX> struct Kern {
   }
 };
 
-#define KMX_EXPORT(NAME, T, CPLX)                                                                    \
+#define KMX_EXPORT(NAME, T, CPLX, MVF, MVB)                                                                \
   extern "C" void kmx_fwd_##NAME(const T* tw, const T* x, T* y, i64 rows, i64 S, int L, int inc,   \
                                  const i64* xst, const i64* yst, int nthreads) {                   \
-    typedef Kern<T, CPLX> K;                                                                       \
+    typedef Kern<T, CPLX, MVF> K;                                                                       \
     typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                                \
     typename K::Strides ys{yst[0], yst[1], yst[2], yst[3], yst[4]};                                \
     K::forward(tw, x, y, rows, S, L, inc != 0, xs, ys, nthreads);                                  \
@@ -551,16 +605,16 @@ template <class T, bool CPLX> struct Kern {
   extern "C" void kmx_bwd_##NAME(const T* tw, const T* x, const T* gy, T* gx, T* gtw, i64 rows,    \
                                  i64 S, int L, int inc, const i64* xst, const i64* gyst,           \
                                  const i64* gxst, int nthreads) {                                  \
-    typedef Kern<T, CPLX> K;                                                                       \
+    typedef Kern<T, CPLX, MVB> K;                                                                       \
     typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                                \
     typename K::Strides gys{gyst[0], gyst[1], gyst[2], gyst[3], gyst[4]};                          \
     typename K::Strides gxs{gxst[0], gxst[1], gxst[2], gxst[3], gxst[4]};                          \
     K::backward(tw, x, gy, gx, gtw, rows, S, L, inc != 0, xs, gys, gxs, nthreads);                 \
   }
 
-KMX_EXPORT(f32, float, false)
-KMX_EXPORT(f64, double, false)
-KMX_EXPORT(c64, float, true)
-KMX_EXPORT(c128, double, true)
+KMX_EXPORT(f32, float, false, KMX_MV_F, KMX_MV_B)
+KMX_EXPORT(f64, double, false, KMX_MV_F, KMX_MV_B)
+KMX_EXPORT(c64, float, true, 1, 1)
+KMX_EXPORT(c128, double, true, 1, 1)
 
 extern "C" int kmx_abi_version() { return 1; }
