@@ -23,6 +23,7 @@ from kmatrix.kernels import (
     set_backend,
 )
 from kmatrix.kernels.op import ButterflyMultiply
+from kmatrix.kernels.reference import butterfly_multiply_reference_backward
 
 DTYPES = {
     "f32": (torch.float32, torch.float32),
@@ -128,6 +129,9 @@ def test_fused_matches_reference(L, S, B, kind, increasing, seed):
         gt, gx = torch.autograd.grad(y, (t, xx), g, allow_unused=True, materialize_grads=True)
         results[name] = (y.detach(), gt, gx)
     yr, gtr, gxr = results["reference"]
+    # the explicit (autograd-free) reference backward, used by the op off-CPU
+    gt2, gx2 = butterfly_multiply_reference_backward(tw, x, g, increasing)
+    assert gt2.dtype == tdt and rel(gt2, gtr) <= TOL[real] and rel(gx2, gxr) <= TOL[real]
     for name in ("fused", "op"):
         yf, gtf, gxf = results[name]
         assert yf.shape == (B, S, n) and yf.dtype == xdt and gtf.dtype == tdt
@@ -366,3 +370,20 @@ def test_autograd_function_matches_op(gen):
     a = torch.autograd.grad(ButterflyMultiply.apply(tw, x, True), (tw, x), g)
     b = torch.autograd.grad(torch.ops.kmatrix.butterfly_multiply(tw, x, True), (tw, x), g)
     assert all(torch.equal(u, v) for u, v in zip(a, b))
+
+
+def test_fallback_without_compiler(monkeypatch, gen):
+    # A machine without a C++ compiler: one RuntimeWarning, then the reference path (correct).
+    monkeypatch.setattr(cpu, "_compiler", lambda: None)
+    monkeypatch.setattr(cpu, "_lib", None)
+    monkeypatch.setattr(cpu, "_failed", None)
+    tw = rand_twiddle(1, 4, torch.float64, gen).requires_grad_(True)
+    x = torch.randn(5, 1, 16, dtype=torch.float64, generator=gen)
+    with pytest.warns(RuntimeWarning, match="fused butterfly kernel unavailable"):
+        assert not cpu.available()
+    y = butterfly_multiply(tw, x, False)
+    assert rel(y.detach(), butterfly_multiply_reference(tw.detach(), x, False)) <= 1e-13
+    (g,) = torch.autograd.grad(y.sum(), tw)
+    t = tw.detach().clone().requires_grad_(True)
+    (g_ref,) = torch.autograd.grad(butterfly_multiply_reference(t, x, False).sum(), t)
+    assert rel(g, g_ref) <= 1e-13

@@ -11,13 +11,17 @@
 // rows. Stages are fused R at a time (radix 2^R): the 2^R vectors that interact in R
 // consecutive stages are loaded once, go through the R stages in registers and are stored
 // once, so the tile (N*V scalars, L1/L2-resident) is read and written ceil(L/R) times and
-// global memory exactly once. Tiles are distributed over threads.
+// global memory exactly once. The transposes in and out are in-register V x V shuffles. Tiles
+// are distributed over threads (OpenMP, sharing torch's pool; std::thread without OpenMP).
 //
 // Backward (reverse mode, torch's convention: grad_x = B^H g, grad_W = g x^H): per tile the
 // inputs of each fused pass are kept (ceil(L/R) tile-sized checkpoints per thread, independent
 // of the batch), then passes run in reverse, recomputing the R intermediate activations of each
-// group in registers. Twiddle gradients are lane-reduced per tile and accumulated per thread,
-// then summed over threads. Extra memory: O(threads * N * V * L/R) + O(threads * |twiddle|).
+// group in registers. Real backward tiles hold 2V rows (two vectors per element) so that the
+// twiddle-gradient products of both are added before the lane reduction (the reduction's
+// shuffles dominate the backward). Twiddle gradients are accumulated per thread, then summed
+// over threads. Extra memory: O(threads * N * V * L/R) + O(threads * |twiddle|), none of it
+// proportional to the batch.
 #include <algorithm>
 #include <cstdint>
 #include <cstring>

@@ -27,3 +27,38 @@ def butterfly_multiply_reference(
         t = twiddle[:, k].reshape(S, n // (2 * s), s, 2, 2)
         x = torch.einsum("sgrac,bsgcr->bsgar", t, xv).reshape(b, S, n)
     return x
+
+
+def butterfly_multiply_reference_backward(
+    twiddle: torch.Tensor, x: torch.Tensor, grad: torch.Tensor, increasing_stride: bool = True
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """(grad_twiddle, grad_x) of y = B x for the upstream gradient ``grad``, in plain PyTorch
+    without autograd (torch's complex convention: grad_x = Bᴴ grad; the gradient of the 2×2
+    block of stage k, pair p is Σ_batch g_pair · x_pairᴴ with g the gradient at the stage's
+    output and x its input; its real part for real twiddles).
+
+    Stores the L stage inputs (memory O(batch·N·log2 N)): the fallback of the fused op on
+    devices without a kernel, not the fast path.
+    """
+    S, L = twiddle.shape[:2]
+    b, n = x.shape[0], x.shape[-1]
+    tw = twiddle.to(x.dtype) if (x.is_complex() and not twiddle.is_complex()) else twiddle
+    inputs = []
+    for k in range(L):
+        inputs.append(x)
+        s = 1 << k if increasing_stride else n >> (k + 1)
+        xv = x.reshape(b, S, n // (2 * s), 2, s)
+        t = tw[:, k].reshape(S, n // (2 * s), s, 2, 2)
+        x = torch.einsum("sgrac,bsgcr->bsgar", t, xv).reshape(b, S, n)
+    g = grad
+    grad_tw = torch.zeros_like(tw)
+    for k in reversed(range(L)):
+        s = 1 << k if increasing_stride else n >> (k + 1)
+        gv = g.reshape(b, S, n // (2 * s), 2, s)
+        xv = inputs[k].reshape(b, S, n // (2 * s), 2, s)
+        t = tw[:, k].reshape(S, n // (2 * s), s, 2, 2)
+        grad_tw[:, k] = torch.einsum("bsgar,bsgcr->sgrac", gv, xv.conj()).reshape(S, n // 2, 2, 2)
+        g = torch.einsum("sgrac,bsgar->bsgcr", t.conj(), gv).reshape(b, S, n)
+    if twiddle.is_complex() or not grad_tw.is_complex():
+        return grad_tw, g
+    return grad_tw.real.contiguous(), g
