@@ -11,6 +11,7 @@ import scipy.sparse
 import torch
 
 from kmatrix import Diagonal, Permutation, Sparse, SparseProduct
+from kmatrix.kernels.sparse import CSR_MIN_BATCH, listing_matmul
 from kmatrix.testing.battery import normwise_error, random_tensor
 
 SIZES = (1, 2, 7, 64, 1024)
@@ -132,22 +133,50 @@ def test_product_matches_dense(n, dtype, gen):
     S = rand_sparse(n + 3, n, 4 * n, dtype, gen)
     ref = coo_dense(S)
     tol = 2e-6 if dtype == torch.float32 else 1e-12
-    x = random_tensor((5, n), dtype, gen)
+    x = random_tensor((9, n), dtype, gen)  # ≥ CSR_MIN_BATCH rows: the CSR path
     assert normwise_error(S(x), x.to(torch.complex128) @ ref.T, ref, x) <= tol
-    y = random_tensor((5, n + 3), dtype, gen)
+    assert normwise_error(S(x[:2]), x[:2].to(torch.complex128) @ ref.T, ref, x[:2]) <= tol
+    y = random_tensor((9, n + 3), dtype, gen)
     assert normwise_error(S.T(y), y.to(torch.complex128) @ ref, ref, y) <= tol
     assert normwise_error(S.H(y), y.to(torch.complex128) @ ref.conj(), ref, y) <= tol
 
 
-def test_gradcheck_values_and_x(gen):
-    S = rand_sparse(6, 5, 12, torch.complex128, gen)
-    x = random_tensor((3, 5), torch.complex128, gen).requires_grad_(True)
+@pytest.mark.parametrize("dtype", (torch.float32, torch.complex128))
+def test_csr_path_matches_index_add_reference(dtype, gen):
+    assert CSR_MIN_BATCH <= 9  # the batch below takes the CSR path
+    S = rand_sparse(300, 200, 900, dtype, gen)
+    x = random_tensor((9, 200), dtype, gen)
+    tol = 1e-6 if dtype == torch.float32 else 1e-14
+    assert torch.allclose(S(x), S._matvec_reference(x), rtol=tol, atol=tol)
+    y = random_tensor((9, 300), dtype, gen)
+    assert torch.allclose(S.T(y), S.T._matvec_reference(y), rtol=tol, atol=tol)
+
+
+def test_layout_follows_load_state_dict_and_copies(gen):
+    A = rand_sparse(5, 4, 8, torch.float64, gen)
+    B = rand_sparse(5, 4, 8, torch.float64, gen)
+    x = random_tensor((CSR_MIN_BATCH, 4), torch.float64, gen)  # the CSR path uses the layout
+    A(x)  # builds A's cached layout
+    A.load_state_dict(B.state_dict())  # new locations copied into A's buffers
+    assert torch.allclose(A(x), B(x), rtol=1e-14, atol=1e-14)
+    assert torch.allclose(A.T(B(x)), B.T(B(x)), rtol=1e-14, atol=1e-14)
+    C = A.to(torch.complex128)
+    assert torch.allclose(C(x.to(torch.complex128)), B(x).to(torch.complex128), rtol=1e-14, atol=1e-14)
+
+
+@pytest.mark.parametrize("batch", (3, 9))  # index_add path and CSR path
+@pytest.mark.parametrize("dtype", (torch.float64, torch.complex128))
+def test_gradcheck_and_gradgradcheck_values_and_x(dtype, batch, gen):
+    S = rand_sparse(6, 5, 12, dtype, gen)  # duplicates likely: 12 entries in 30 places
+    fwd, bwd = S._layouts()
+    x = random_tensor((batch, 5), dtype, gen).requires_grad_(True)
     v = S.values.detach().clone().requires_grad_(True)
 
     def f(x, v):
-        return Sparse._spmv(x, S.rows, S.cols, v, 6)
+        return listing_matmul(v, x, S.rows, S.cols, fwd, bwd)
 
     assert torch.autograd.gradcheck(f, (x, v))
+    assert torch.autograd.gradgradcheck(f, (x, v))
     # through the module: gradients reach the values, never the fixed locations
     S(x.detach()).abs().sum().backward()
     assert S.values.grad is not None and S.values.grad.abs().sum() > 0

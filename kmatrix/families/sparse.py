@@ -8,20 +8,24 @@ keeps s triples (rows[k], cols[k], values[k]) and every entry not listed is zero
 θ = ``values`` (an ``nn.Parameter``, learnable, real or complex); the locations ``rows`` and
 ``cols`` are fixed int64 buffers (no gradient can move a location: this is exactly why the
 listing representation fails the Efficient-Gradient property, survey §4.2). Gradients with respect
-to the values and to x are exact (autograd through gather / multiply / index_add).
+to the values and to x are exact (an explicit backward, below).
 
 Duplicates: a location listed twice contributes the *sum* of its values (COO semantics, as
 ``scipy.sparse.coo_matrix(...).toarray()``), so sums of sparse matrices and circuits whose gates
 read one input twice (α·X + β·X) need no special case. ``coalesce()`` merges duplicates into
 one entry; ``nnz`` counts *stored* entries s (what the product costs).
 
-Product (the O(s) algorithm of §4.2): y[:, rows[k]] += values[k] · x[:, cols[k]], computed as a
-gather of the s needed inputs, one multiply, and ``index_add`` into the m outputs. Chosen by
-measurement (torch 2.13 CPU, one thread, n = 2^14, 4 entries per row, batch 1 / 64): gather +
-index_add along the batch-last layout took 0.13 / 9.9 ms forward and 0.36 / 22 ms forward+backward
-in float32; ``torch.sparse.mm`` on a COO tensor 1.9 / 17 ms forward but 520 / 1170 ms with
-backward (its gradient for the values is formed densely), and CSR tensors do not support autograd
-for complex values. Transposes use the same kernel with rows and cols swapped.
+Product (the O(s) algorithm of §4.2): y[:, rows[k]] += values[k] · x[:, cols[k]]. Computed by
+torch's CSR sparse × dense kernel on the listing sorted into row-major order (the layout is cached
+per matrix and orientation), with an explicit backward (``kernels.sparse``): ∂/∂x = Wᴴ g by the
+same kernel, ∂/∂values[k] = Σ_b g[b, rows[k]]·conj(x[b, cols[k]]). Chosen by measurement (torch
+2.13 CPU, one thread, n = 2^14, s = 4n, batch 64, forward; shared machine, ±30 %): gather +
+``index_add`` 25 ms (float32) / 58 ms (complex64), CSR 2.2 / 10.8 ms; ``torch.sparse.mm`` on a
+COO tensor with autograd spent 0.5–1 s in backward (dense gradient for the values), and CSR
+tensors do not support autograd for complex values, hence the explicit backward. At batch 1 all
+paths take ~0.1–0.5 ms and index_add has less set-up, so batches below 8 rows use it
+(``kernels.sparse.CSR_MIN_BATCH``); it stays available as ``_matvec_reference`` (tests
+cross-check the two). Transposes use the layout of (cols, rows).
 
 flops: over ℝ each stored entry is one multiplication and each output row i with k_i ≥ 1 stored
 entries needs k_i − 1 additions, so flops = 2·nnz − r with r the number of distinct nonempty
@@ -39,6 +43,7 @@ from torch import nn
 from ..core.compose import register_rule
 from ..core.structured import StructuredMatrix
 from ..core.validation import as_tensor, check_finite, check_positive_int
+from ..kernels.sparse import csr_layout, listing_matmul, listing_matmul_reference
 from .diagonal import Diagonal
 from .permutation import Permutation
 
@@ -136,16 +141,29 @@ class Sparse(StructuredMatrix):
         return 2 * self.nnz - nz_rows
 
     # ------------------------------------------------------------------ products
-    @staticmethod
-    def _spmv(x: torch.Tensor, out_idx, in_idx, vals, size: int) -> torch.Tensor:
-        out = torch.zeros(x.shape[0], size, dtype=x.dtype, device=x.device)
-        return out.index_add(1, out_idx, x.index_select(1, in_idx) * vals)
+    def _layouts(self):
+        """CSR layouts of W and Wᵀ, cached; rebuilt when ``rows`` / ``cols`` change (device
+        move, ``load_state_dict``: both replace or bump the buffers' storage / version)."""
+        r, c = self.rows, self.cols
+        key = (r.data_ptr(), r._version, c.data_ptr(), c._version, r.device, r.shape[0])
+        cache = self.__dict__.get("_layout_cache")
+        if cache is None or cache[0] != key:
+            m, n = self.shape
+            cache = (key, csr_layout(r, c, m, n), csr_layout(c, r, n, m))
+            self.__dict__["_layout_cache"] = cache
+        return cache[1], cache[2]
 
     def _matvec(self, x):
-        return self._spmv(x, self.rows, self.cols, self.values, self.shape[0])
+        fwd, bwd = self._layouts()
+        return listing_matmul(self.values, x, self.rows, self.cols, fwd, bwd)
 
     def _rmatvec(self, y):
-        return self._spmv(y, self.cols, self.rows, self.values, self.shape[1])
+        fwd, bwd = self._layouts()
+        return listing_matmul(self.values, y, self.cols, self.rows, bwd, fwd)
+
+    def _matvec_reference(self, x):
+        """W x by gather + index_add (plain autograd): the cross-check of the CSR path."""
+        return listing_matmul_reference(self.values, x, self.rows, self.cols, self.shape[0])
 
     def _transpose(self):
         return Sparse._from_parts(self.cols, self.rows, self.values, (self.shape[1], self.shape[0]))

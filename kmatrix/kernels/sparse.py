@@ -11,9 +11,12 @@ Two implementations of y = W x for W given by the listing (rows, cols, values), 
   this function again), so double backward works.
 
 Measured (torch 2.13 CPU, one thread, shared machine so ±30 %), n = 2^14, s = 4n, batch 64,
-forward only: index_add 25 ms (float32) / 58 ms (complex64); CSR 2.2 / 10.8 ms — the CSR kernel
-walks each output row's entries once, while ``index_add`` along the last dimension scatters
-strided columns. At batch 1 both take ~0.1–0.3 ms.
+forward only: index_add 11–25 ms (float32) / 58–63 ms (complex64); CSR 2.2–4.6 / 10.8–12 ms — the
+CSR kernel walks each output row's entries once, while ``index_add`` along the last dimension
+scatters strided columns. At batch 1 the CSR set-up (sorting the values, building the tensor)
+dominates: 0.46 ms against 0.13 ms for index_add (n = 2^14, float32); the two cross near batch 8
+(batch 4: 0.49 / 0.40 ms, batch 16: 0.81 / 2.3 ms). :func:`listing_matmul` therefore uses
+index_add below ``CSR_MIN_BATCH`` = 8 rows and CSR from there on.
 
 A :class:`CSRLayout` (row pointers, column indices and the permutation sorting the listing into
 row-major order) is computed once per matrix and per orientation; duplicates stay separate
@@ -27,7 +30,10 @@ from typing import NamedTuple
 
 import torch
 
-__all__ = ["CSRLayout", "csr_layout", "listing_matmul", "listing_matmul_reference"]
+__all__ = ["CSR_MIN_BATCH", "CSRLayout", "csr_layout", "listing_matmul", "listing_matmul_reference"]
+
+#: Batches smaller than this use gather + index_add (no CSR set-up cost); see the timings above.
+CSR_MIN_BATCH = 8
 
 
 class CSRLayout(NamedTuple):
@@ -94,7 +100,8 @@ def listing_matmul(
     """y[b, i] = Σ_{k: rows[k] = i} values[k]·x[b, cols[k]] for x of shape (B, n), through the
     CSR kernel; ``layout`` / ``layout_t`` are :func:`csr_layout` of (rows, cols) and (cols, rows).
     Differentiable in ``values`` and ``x`` (twice)."""
-    if values.numel() == 0:  # the zero matrix: the reference path keeps the autograd graph
+    if values.numel() == 0 or x.shape[0] < CSR_MIN_BATCH:
+        # small batches: gather + index_add has less overhead; the zero matrix: keeps the graph
         return listing_matmul_reference(values, x, rows, cols, layout.nrows)
     return _ListingMatmul.apply(values, x, rows, cols, layout, layout_t)
 
