@@ -181,3 +181,8 @@ def test_check_distinct_names_the_pair():
         check_distinct(torch.tensor([1.0, 2.0, 3.0, 2.0]), "nodes")
     with pytest.raises(ValueError, match=r"s\[0\] == s\[2\]"):
         check_distinct(torch.tensor([1 + 1j, 2, 1 + 1j]), "s")
+
+
+def test_dense_flops_formula():
+    assert Dense(torch.randn(3, 5, dtype=torch.float64)).flops == 3 * 9
+    assert Dense(torch.randn(3, 5, dtype=torch.complex128)).flops == 3 * 38

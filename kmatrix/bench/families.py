@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from tqdm import tqdm
 
+from ..families.dense import dense_flops
 from ..testing import ZOO
 from ._timing import format_table, median_time
 
@@ -34,9 +35,9 @@ def _measure(entry, n: int, batches, repeats: int, gen) -> list[list[object]]:
             x = torch.randn(b, k, dtype=dtype, generator=gen)
             t_fast = median_time(lambda x=x: M(x), repeats=repeats, min_time=0.02)
             t_dense = median_time(lambda x=x, W=W: F.linear(x, W), repeats=repeats, min_time=0.02)
-            dense_flops = m * (2 * k - 1) * (4 if W.is_complex() else 1)
-            rows.append([entry.name, f"{m}x{k}", b, M.num_params, M.flops, dense_flops,
-                         dense_flops / max(M.flops, 1), t_fast * 1e3, t_dense * 1e3, t_dense / t_fast])
+            d_flops = dense_flops(m, k, W.is_complex())
+            rows.append([entry.name, f"{m}x{k}", b, M.num_params, M.flops, d_flops,
+                         d_flops / max(M.flops, 1), t_fast * 1e3, t_dense * 1e3, t_dense / t_fast])
         del W
     gc.collect()
     return rows

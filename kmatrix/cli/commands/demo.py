@@ -17,6 +17,7 @@ def _run(args) -> int:
     from tqdm import tqdm
 
     from ...bench._timing import format_table, median_time
+    from ...families.dense import dense_flops
     from ...testing import ZOO
     from ...testing.battery import normwise_error, random_tensor
 
@@ -36,7 +37,7 @@ def _run(args) -> int:
             t_dense = median_time(lambda x=x, W=W: F.linear(x, W), repeats=5, min_time=0.01)
         worst = max(worst, err / entry.tolerance(M.dtype))
         rows.append([entry.name, f"{M.shape[0]}x{M.shape[1]}", M.num_params, M.flops,
-                     M.shape[0] * (2 * M.shape[1] - 1), t_fast / t_dense, err])
+                     dense_flops(*M.shape, M.is_complex), t_fast / t_dense, err])
     print(format_table(["family", "shape", "params", "flops/matvec", "dense flops", "time vs dense", "error"], rows))
     print(f"\nfloat64, batch {args.batch}; 'time vs dense' = fast / dense (below 1: faster); "
           f"error = ||y_fast - y_ref|| / (||W||_F ||x||) against an independent dense reference. "
