@@ -43,6 +43,11 @@ def rel(a: torch.Tensor, b: torch.Tensor) -> float:
     return (a - b).norm().item() / (nb if nb > 0 else 1.0)
 
 
+def op_path(twiddle, x, increasing):
+    """The custom-op path (what torch.compile / export / torch.func use), single factor."""
+    return ButterflyMultiply.apply(twiddle.unsqueeze(0), x, [increasing])
+
+
 def rand_twiddle(s, L, dtype, gen):
     return torch.randn(s, L, (1 << L) // 2, 2, 2, dtype=dtype, generator=gen) / 2**0.5
 
@@ -118,7 +123,7 @@ def test_fused_matches_reference(L, S, B, kind, increasing, seed):
 
     paths = {
         "fused": lambda t, xx: butterfly_multiply(t, xx, increasing),  # eager fast path
-        "op": lambda t, xx: ButterflyMultiply.apply(t, xx, increasing),  # custom-op path
+        "op": lambda t, xx: op_path(t, xx, increasing),  # custom-op path
         "reference": lambda t, xx: butterfly_multiply_reference(t, xx, increasing),
     }
     results = {}
@@ -172,9 +177,7 @@ def test_gradcheck(kind, increasing, gen):
         assert torch.autograd.gradcheck(
             lambda t, xx: butterfly_multiply(t, xx, increasing), (tw, x)
         )
-        assert torch.autograd.gradcheck(
-            lambda t, xx: ButterflyMultiply.apply(t, xx, increasing), (tw, x)
-        )
+        assert torch.autograd.gradcheck(lambda t, xx: op_path(t, xx, increasing), (tw, x))
 
 
 def test_gradgradcheck(gen):
@@ -244,7 +247,7 @@ def test_backward_saves_only_inputs(gen):
         saved.append(t.numel())
         return t
 
-    for f in (butterfly_multiply, ButterflyMultiply.apply):  # eager fast path and op path
+    for f in (butterfly_multiply, op_path):  # eager fast path and op path
         saved.clear()
         with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
             y = f(tw, x, True)
@@ -260,14 +263,14 @@ def test_backward_saves_only_inputs(gen):
 
 def test_opcheck(gen):
     for tdt, xdt in (DTYPES["f32"], DTYPES["c128"], DTYPES["c64-real-twiddle"]):
-        tw = rand_twiddle(2, 3, tdt, gen).requires_grad_(True)
-        x = torch.randn(5, 2, 8, dtype=xdt, generator=gen).requires_grad_(True)
-        for inc in (True, False):
-            torch.library.opcheck(torch.ops.kmatrix.butterfly_multiply.default, (tw, x, inc))
+        for incs in ([True], [False], [False, True]):  # one factor, and a B·B* chain
+            tw = torch.stack([rand_twiddle(2, 3, tdt, gen) for _ in incs]).requires_grad_(True)
+            x = torch.randn(5, 2, 8, dtype=xdt, generator=gen).requires_grad_(True)
+            torch.library.opcheck(torch.ops.kmatrix.butterfly_multiply.default, (tw, x, incs))
             g = torch.randn(5, 2, 8, dtype=xdt, generator=gen)
             torch.library.opcheck(
                 torch.ops.kmatrix.butterfly_multiply_backward.default,
-                (tw.detach(), x.detach(), g, inc),
+                (tw.detach(), x.detach(), g, incs),
                 test_utils=("test_schema", "test_faketensor", "test_aot_dispatch_dynamic"),
             )
 
@@ -367,8 +370,8 @@ def test_autograd_function_matches_op(gen):
     tw = rand_twiddle(2, 5, torch.complex64, gen).requires_grad_(True)
     x = torch.randn(9, 2, 32, dtype=torch.complex64, generator=gen).requires_grad_(True)
     g = torch.randn(9, 2, 32, dtype=torch.complex64, generator=gen)
-    a = torch.autograd.grad(ButterflyMultiply.apply(tw, x, True), (tw, x), g)
-    b = torch.autograd.grad(torch.ops.kmatrix.butterfly_multiply(tw, x, True), (tw, x), g)
+    a = torch.autograd.grad(op_path(tw, x, True), (tw, x), g)
+    b = torch.autograd.grad(torch.ops.kmatrix.butterfly_multiply(tw[None], x, [True]), (tw, x), g)
     assert all(torch.equal(u, v) for u, v in zip(a, b))
 
 
@@ -387,3 +390,96 @@ def test_fallback_without_compiler(monkeypatch, gen):
     t = tw.detach().clone().requires_grad_(True)
     (g_ref,) = torch.autograd.grad(butterfly_multiply_reference(t, x, False).sum(), t)
     assert rel(g, g_ref) <= 1e-13
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    L=st.integers(0, 8),
+    S=st.integers(1, 2),
+    B=st.sampled_from([0, 1, 5, 16, 33]),
+    incs=st.lists(st.booleans(), min_size=1, max_size=4),
+    kind=st.sampled_from(sorted(DTYPES)),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_fused_chain_matches_reference(L, S, B, incs, kind, seed):
+    # A product of F butterflies in one call (the K-matrix case) = F single calls.
+    gen = torch.Generator().manual_seed(seed)
+    tdt, xdt = DTYPES[kind]
+    real = tdt.to_real() if tdt.is_complex else tdt
+    tw = torch.stack([rand_twiddle(S, L, tdt, gen) for _ in incs])
+    x = torch.randn(B, S, 1 << L, dtype=xdt, generator=gen)
+    g = torch.randn(B, S, 1 << L, dtype=xdt, generator=gen)
+
+    def sequential(t, xx):
+        for f, inc in enumerate(incs):
+            xx = butterfly_multiply_reference(t[f], xx, inc)
+        return xx
+
+    paths = {
+        "fused": lambda t, xx: butterfly_multiply(t, xx, incs),
+        "op": lambda t, xx: ButterflyMultiply.apply(t, xx, incs),
+        "reference": sequential,
+    }
+    results = {}
+    for name, f in paths.items():
+        t = tw.clone().requires_grad_(True)
+        xx = x.clone().requires_grad_(True)
+        y = f(t, xx)
+        gt, gx = torch.autograd.grad(y, (t, xx), g, allow_unused=True, materialize_grads=True)
+        results[name] = (y.detach(), gt, gx)
+    yr, gtr, gxr = results["reference"]
+    for name in ("fused", "op"):
+        yf, gtf, gxf = results[name]
+        assert rel(yf, yr) <= TOL[real], name
+        assert rel(gxf, gxr) <= TOL[real], name
+        assert rel(gtf, gtr) <= TOL_TWIDDLE[real], name
+
+
+@pytest.mark.parametrize("kind", ["f64", "c128", "c128-real-twiddle"])
+def test_chain_gradcheck_and_saved_tensors(kind, gen):
+    tdt, xdt = DTYPES[kind]
+    incs = [False, True, False]
+    tw = torch.stack([rand_twiddle(2, 3, tdt, gen) for _ in incs]).requires_grad_(True)
+    x = torch.randn(3, 2, 8, dtype=xdt, generator=gen).requires_grad_(True)
+    for f in (butterfly_multiply, ButterflyMultiply.apply):
+        assert torch.autograd.gradcheck(lambda t, xx, f=f: f(t, xx, incs), (tw, x))
+        saved: list[int] = []
+
+        def pack(t, saved=saved):
+            saved.append(t.numel())
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            f(tw, x, incs)
+        assert sorted(saved) == sorted([tw.numel(), x.numel()])
+
+
+def test_chain_vmap_over_twiddles(gen):
+    incs = [False, True]
+    tw = torch.stack(
+        [torch.stack([rand_twiddle(1, 4, torch.float64, gen) for _ in incs]) for _ in range(3)]
+    )
+    x = torch.randn(5, 1, 16, dtype=torch.float64, generator=gen)
+    y = torch.func.vmap(lambda t: butterfly_multiply(t, x, incs))(tw)
+    expected = torch.stack(
+        [butterfly_multiply(tw[i], x, incs, backend="reference") for i in range(3)]
+    )
+    assert rel(y, expected) <= 1e-13
+    g = torch.func.vmap(torch.func.grad(lambda t: butterfly_multiply(t, x, incs).pow(2).sum()))(tw)
+    refs = []
+    for i in range(3):
+        t = tw[i].clone().requires_grad_(True)
+        y_i = butterfly_multiply(t, x, incs, backend="reference").pow(2).sum()
+        refs.append(torch.autograd.grad(y_i, t)[0])
+    assert rel(g, torch.stack(refs)) <= 1e-12
+
+
+def test_chain_bad_input(gen):
+    tw = torch.stack([rand_twiddle(1, 3, torch.float32, gen) for _ in range(2)])
+    x = torch.randn(4, 1, 8, generator=gen)
+    with pytest.raises(ValueError, match="increasing_stride: expected 2 stride orders"):
+        butterfly_multiply(tw, x, [True])
+    with pytest.raises(TypeError, match="increasing_stride: expected a bool"):
+        butterfly_multiply(tw[0], x, [True])
+    with pytest.raises(ValueError, match="twiddle: expected shape"):
+        butterfly_multiply(tw[:, :, :2], x, [True, False])

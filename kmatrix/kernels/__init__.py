@@ -33,7 +33,7 @@ import os
 import torch
 
 from . import cpu
-from .op import ButterflyMultiply, EagerButterflyMultiply, eager_fast_path_ok
+from .op import ButterflyMultiply, EagerButterflyMultiply, eager_fast_path_ok, reference_chain
 from .reference import butterfly_multiply_reference
 
 __all__ = [
@@ -69,7 +69,8 @@ def get_backend() -> str:
     return _backend
 
 
-def _check(twiddle: torch.Tensor, x: torch.Tensor) -> None:
+def _check(twiddle: torch.Tensor, x: torch.Tensor, increasing_stride) -> list[bool]:
+    """Validate the arguments; return the stride order of each factor."""
     if not isinstance(twiddle, torch.Tensor):
         raise TypeError(f"twiddle: expected a tensor, got {type(twiddle).__name__}")
     if not isinstance(x, torch.Tensor):
@@ -86,32 +87,55 @@ def _check(twiddle: torch.Tensor, x: torch.Tensor) -> None:
         raise ValueError(f"x: the last dimension N must be a power of two, got {n}")
     levels = n.bit_length() - 1
     expected = (s, levels, n // 2, 2, 2)
-    if tuple(twiddle.shape) != expected:
+    if twiddle.dim() == 6 and tuple(twiddle.shape[1:]) == expected:
+        factors = twiddle.shape[0]
+    elif tuple(twiddle.shape) == expected:
+        factors = None
+    else:
         raise ValueError(
-            f"twiddle: expected shape (stack, log2 N, N/2, 2, 2) = {expected} for x of shape "
-            f"{tuple(x.shape)}, got {tuple(twiddle.shape)}"
+            f"twiddle: expected shape (stack, log2 N, N/2, 2, 2) = {expected}, or "
+            f"(factors, {', '.join(map(str, expected))}), for x of shape {tuple(x.shape)}, "
+            f"got {tuple(twiddle.shape)}"
         )
     if twiddle.device != x.device:
         raise ValueError(
             f"twiddle and x: expected the same device, got {twiddle.device} and {x.device}"
         )
+    if isinstance(increasing_stride, (bool, int)) and not isinstance(increasing_stride, float):
+        return [bool(increasing_stride)] * (1 if factors is None else factors)
+    if factors is None:
+        raise TypeError(
+            f"increasing_stride: expected a bool for a single butterfly, got {increasing_stride!r}"
+        )
+    incs = [bool(v) for v in increasing_stride]
+    if len(incs) != factors:
+        raise ValueError(
+            f"increasing_stride: expected {factors} stride orders (one per factor), got {len(incs)}"
+        )
+    return incs
 
 
 def butterfly_multiply(
     twiddle: torch.Tensor,
     x: torch.Tensor,
-    increasing_stride: bool = True,
+    increasing_stride=True,
     *,
     backend: str | None = None,
 ) -> torch.Tensor:
     """y = B x for the stacked butterfly ``twiddle`` (S, L, N/2, 2, 2) and ``x`` (B, S, N).
+
+    A product of F butterflies, y = B_{F-1} ⋯ B_1 B_0 x, is one call with ``twiddle`` of shape
+    (F, S, L, N/2, 2, 2) (factor 0 applied first) and ``increasing_stride`` a sequence of F
+    bools (or one bool for all): the fused kernel then streams x through all F factors tile by
+    tile — one read and one write of the batch instead of F of each, and no intermediate
+    outputs (a K-matrix (BB*)^w is F = 2w factors: strides decreasing, increasing, ...).
 
     Dtypes promote as in ``torch.promote_types``; real twiddles meeting complex x stay real
     (the kernel applies them to the real and imaginary parts), complex twiddles make x complex.
     Differentiable in both arguments (torch's complex convention). ``backend`` overrides
     :func:`get_backend` for this call.
     """
-    _check(twiddle, x)
+    incs = _check(twiddle, x, increasing_stride)
     name = _backend if backend is None else backend
     if name not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, got {name!r}")
@@ -119,15 +143,13 @@ def butterfly_multiply(
     tw_dtype = dtype if (twiddle.is_complex() or not dtype.is_complex) else _REAL_OF[dtype]
     twiddle = twiddle.to(tw_dtype)
     x = x.to(dtype)
+    tw6 = twiddle if twiddle.dim() == 6 else twiddle.unsqueeze(0)
     if name == "reference":
-        return butterfly_multiply_reference(twiddle, x, increasing_stride)
-    increasing_stride = bool(increasing_stride)
-    if eager_fast_path_ok(twiddle, x):
+        return reference_chain(tw6, x, incs)
+    if eager_fast_path_ok(tw6, x):
         # Plain eager CPU call: the same kernel without the custom-op/functorch machinery
         # (≈ 10 µs instead of ≈ 60 µs per call; matters at small sizes).
-        if torch.is_grad_enabled() and (twiddle.requires_grad or x.requires_grad):
-            return EagerButterflyMultiply.apply(twiddle, x, increasing_stride)
-        return cpu.forward(
-            twiddle.resolve_conj().resolve_neg(), x.resolve_conj().resolve_neg(), increasing_stride
-        )
-    return ButterflyMultiply.apply(twiddle, x, increasing_stride)
+        if torch.is_grad_enabled() and (tw6.requires_grad or x.requires_grad):
+            return EagerButterflyMultiply.apply(tw6, x, incs)
+        return cpu.forward(tw6.resolve_conj().resolve_neg(), x.resolve_conj().resolve_neg(), incs)
+    return ButterflyMultiply.apply(tw6, x, incs)

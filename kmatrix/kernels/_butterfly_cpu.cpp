@@ -538,56 +538,81 @@ template <class T, bool CPLX, int MV = 1> struct Kern {
     return int(std::max<i64>(1, nt));
   }
 
-  static void forward(const T* tw, const T* x, T* y, i64 rows, i64 S, int L, bool inc,
+  // y = B_{F-1} ... B_1 B_0 x: F butterflies (factor f: twiddles tw[f] of shape (S, L, N/2, .),
+  // stride order inc[f]) applied to each tile while it stays in cache: one read of x and one
+  // write of y whatever F (a K-matrix B B* of width w is F = 2w factors).
+  static void forward(const T* tw, const T* x, T* y, i64 rows, i64 S, int L, int F, const int* inc,
                       const Strides& xs, const Strides& ys, int nthreads) {
-    const i64 N = i64(1) << L, half = N / 2;
+    const i64 N = i64(1) << L, half = N / 2, fsize = S * i64(L) * half * TW;
     const i64 tps = (rows + RT - 1) / RT;  // tiles per stack index
     const auto rs = schedule(L, RMAX_F);
     const i64 ntiles = tps * S;
-    parallel_tiles(ntiles, num_threads(nthreads, ntiles, N, L), [&](int, i64 t0, i64 t1) {
+    parallel_tiles(ntiles, num_threads(nthreads, ntiles, N, L * F), [&](int, i64 t0, i64 t1) {
       std::vector<vec> tile(N * C);
       for (i64 t = t0; t < t1; ++t) {
         const i64 s = t / tps, r0 = (t % tps) * RT, nv = std::min<i64>(RT, rows - r0);
-        const T* tws = tw + s * i64(L) * half * TW;
         gather(tile.data(), x, xs, r0, nv, s, N);
-        int k0 = 0;
-        for (int r : rs) {
-          run_fwd_pass(r, tile.data(), tile.data(), tws, L, N, k0, inc);
-          k0 += r;
+        for (int f = 0; f < F; ++f) {
+          const T* tws = tw + f * fsize + s * i64(L) * half * TW;
+          int k0 = 0;
+          for (int r : rs) {
+            run_fwd_pass(r, tile.data(), tile.data(), tws, L, N, k0, inc[f] != 0);
+            k0 += r;
+          }
         }
         scatter(tile.data(), y, ys, r0, nv, s, N);
       }
     });
   }
 
+  // Reverse mode of forward(). Per tile: the F factor inputs are kept; going back through the
+  // factors, the inputs of each fused pass of factor f are recomputed from its factor input,
+  // then the passes run backwards. Scratch per thread: F + ceil(L/R) + 1 tiles.
   static void backward(const T* tw, const T* x, const T* gy, T* gx, T* gtw, i64 rows, i64 S, int L,
-                       bool inc, const Strides& xs, const Strides& gys, const Strides& gxs, int nthreads) {
-    const i64 N = i64(1) << L, half = N / 2;
+                       int F, const int* inc, const Strides& xs, const Strides& gys,
+                       const Strides& gxs, int nthreads) {
+    const i64 N = i64(1) << L, half = N / 2, fsize = S * i64(L) * half * TW;
     const i64 tps = (rows + RT - 1) / RT;
     const auto rs = schedule(L, RMAX_B);
     const i64 P = i64(rs.size());
-    const i64 twsize = S * i64(L) * half * TW;
+    const i64 twsize = F * fsize;
     const i64 ntiles = tps * S;
-    const int nt = num_threads(nthreads, ntiles, N, L);
+    const int nt = num_threads(nthreads, ntiles, N, L * F);
     std::vector<std::vector<T>> acc(nt);
     parallel_tiles(ntiles, nt, [&](int tid, i64 t0, i64 t1) {
       std::vector<T>& a = acc[tid];
       a.assign(twsize, T(0));
-      std::vector<vec> ck(std::max<i64>(P, 1) * N * C), G(N * C);
+      const i64 TS = N * C;  // vectors per tile
+      std::vector<vec> fin(F * TS), ck(std::max<i64>(P - 1, 1) * TS), G(TS);
       for (i64 t = t0; t < t1; ++t) {
         const i64 s = t / tps, r0 = (t % tps) * RT, nv = std::min<i64>(RT, rows - r0);
-        const T* tws = tw + s * i64(L) * half * TW;
-        T* gts = a.data() + s * i64(L) * half * TW;
-        gather(ck.data(), x, xs, r0, nv, s, N);
-        int k0 = 0;
-        for (i64 j = 0; j + 1 < P; ++j) {
-          run_fwd_pass(rs[j], ck.data() + j * N * C, ck.data() + (j + 1) * N * C, tws, L, N, k0, inc);
-          k0 += rs[j];
+        gather(fin.data(), x, xs, r0, nv, s, N);
+        for (int f = 0; f + 1 < F; ++f) {  // factor inputs
+          const T* tws = tw + f * fsize + s * i64(L) * half * TW;
+          int k0 = 0;
+          const vec* src = fin.data() + f * TS;
+          vec* dst = fin.data() + (f + 1) * TS;
+          for (int r : rs) {
+            run_fwd_pass(r, src, dst, tws, L, N, k0, inc[f] != 0);
+            src = dst;
+            k0 += r;
+          }
         }
         gather(G.data(), gy, gys, r0, nv, s, N);
-        for (i64 j = P - 1; j >= 0; --j) {
-          run_bwd_pass(rs[j], ck.data() + j * N * C, G.data(), tws, gts, L, N, k0, inc);
-          if (j > 0) k0 -= rs[j - 1];
+        for (int f = F - 1; f >= 0; --f) {
+          const T* tws = tw + f * fsize + s * i64(L) * half * TW;
+          T* gts = a.data() + f * fsize + s * i64(L) * half * TW;
+          const bool fi = inc[f] != 0;
+          auto act = [&](i64 j) { return j == 0 ? fin.data() + f * TS : ck.data() + (j - 1) * TS; };
+          int k0 = 0;
+          for (i64 j = 0; j + 1 < P; ++j) {  // pass inputs of factor f
+            run_fwd_pass(rs[j], act(j), act(j + 1), tws, L, N, k0, fi);
+            k0 += rs[j];
+          }
+          for (i64 j = P - 1; j >= 0; --j) {
+            run_bwd_pass(rs[j], act(j), G.data(), tws, gts, L, N, k0, fi);
+            if (j > 0) k0 -= rs[j - 1];
+          }
         }
         scatter(G.data(), gx, gxs, r0, nv, s, N);
       }
@@ -598,22 +623,22 @@ template <class T, bool CPLX, int MV = 1> struct Kern {
   }
 };
 
-#define KMX_EXPORT(NAME, T, CPLX, MVF, MVB)                                                                \
-  extern "C" void kmx_fwd_##NAME(const T* tw, const T* x, T* y, i64 rows, i64 S, int L, int inc,   \
-                                 const i64* xst, const i64* yst, int nthreads) {                   \
-    typedef Kern<T, CPLX, MVF> K;                                                                       \
-    typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                                \
-    typename K::Strides ys{yst[0], yst[1], yst[2], yst[3], yst[4]};                                \
-    K::forward(tw, x, y, rows, S, L, inc != 0, xs, ys, nthreads);                                  \
-  }                                                                                                \
-  extern "C" void kmx_bwd_##NAME(const T* tw, const T* x, const T* gy, T* gx, T* gtw, i64 rows,    \
-                                 i64 S, int L, int inc, const i64* xst, const i64* gyst,           \
-                                 const i64* gxst, int nthreads) {                                  \
-    typedef Kern<T, CPLX, MVB> K;                                                                       \
-    typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                                \
-    typename K::Strides gys{gyst[0], gyst[1], gyst[2], gyst[3], gyst[4]};                          \
-    typename K::Strides gxs{gxst[0], gxst[1], gxst[2], gxst[3], gxst[4]};                          \
-    K::backward(tw, x, gy, gx, gtw, rows, S, L, inc != 0, xs, gys, gxs, nthreads);                 \
+#define KMX_EXPORT(NAME, T, CPLX, MVF, MVB)                                                       \
+  extern "C" void kmx_fwd_##NAME(const T* tw, const T* x, T* y, i64 rows, i64 S, int L, int F,      \
+                                 const int* inc, const i64* xst, const i64* yst, int nthreads) {    \
+    typedef Kern<T, CPLX, MVF> K;                                                                   \
+    typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                                 \
+    typename K::Strides ys{yst[0], yst[1], yst[2], yst[3], yst[4]};                                 \
+    K::forward(tw, x, y, rows, S, L, F, inc, xs, ys, nthreads);                                     \
+  }                                                                                                 \
+  extern "C" void kmx_bwd_##NAME(const T* tw, const T* x, const T* gy, T* gx, T* gtw, i64 rows,     \
+                                 i64 S, int L, int F, const int* inc, const i64* xst,               \
+                                 const i64* gyst, const i64* gxst, int nthreads) {                  \
+    typedef Kern<T, CPLX, MVB> K;                                                                   \
+    typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                                 \
+    typename K::Strides gys{gyst[0], gyst[1], gyst[2], gyst[3], gyst[4]};                           \
+    typename K::Strides gxs{gxst[0], gxst[1], gxst[2], gxst[3], gxst[4]};                           \
+    K::backward(tw, x, gy, gx, gtw, rows, S, L, F, inc, xs, gys, gxs, nthreads);                    \
   }
 
 KMX_EXPORT(f32, float, false, KMX_MV_F, KMX_MV_B)
@@ -621,4 +646,4 @@ KMX_EXPORT(f64, double, false, KMX_MV_F, KMX_MV_B)
 KMX_EXPORT(c64, float, true, 1, 1)
 KMX_EXPORT(c128, double, true, 1, 1)
 
-extern "C" int kmx_abi_version() { return 1; }
+extern "C" int kmx_abi_version() { return 2; }

@@ -41,13 +41,14 @@ _FLAG_SETS = (
     ["-march=native", *_FLAGS_BASE],
     _FLAGS_BASE,
 )
-_ABI = 1
+_ABI = 2
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _failed: str | None = None
 
 _I64P = ctypes.POINTER(ctypes.c_int64)
+_INTP = ctypes.POINTER(ctypes.c_int)
 _SUFFIX = {
     torch.float32: "f32",
     torch.float64: "f64",
@@ -130,10 +131,25 @@ def _load() -> ctypes.CDLL | None:
                 vp, i64, ci = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
                 for sfx in _SUFFIX.values():
                     f = getattr(lib, f"kmx_fwd_{sfx}")
-                    f.argtypes = [vp, vp, vp, i64, i64, ci, ci, _I64P, _I64P, ci]
+                    f.argtypes = [vp, vp, vp, i64, i64, ci, ci, _INTP, _I64P, _I64P, ci]
                     f.restype = None
                     b = getattr(lib, f"kmx_bwd_{sfx}")
-                    b.argtypes = [vp, vp, vp, vp, vp, i64, i64, ci, ci, _I64P, _I64P, _I64P, ci]
+                    b.argtypes = [
+                        vp,
+                        vp,
+                        vp,
+                        vp,
+                        vp,
+                        i64,
+                        i64,
+                        ci,
+                        ci,
+                        _INTP,
+                        _I64P,
+                        _I64P,
+                        _I64P,
+                        ci,
+                    ]
                     b.restype = None
                 _lib = lib
             except (OSError, RuntimeError, AttributeError) as exc:  # no compiler / failed build
@@ -211,80 +227,68 @@ def _arr(v: list[int]):
     return (ctypes.c_int64 * 5)(*v)
 
 
-def _ptr(t: torch.Tensor) -> int:
-    return t.data_ptr()
+def _factors(twiddle: torch.Tensor, increasing) -> tuple[torch.Tensor, object]:
+    """(F, S, L, N/2, 2, 2) contiguous twiddles and the ctypes int array of F stride orders."""
+    tw = twiddle if twiddle.dim() == 6 else twiddle.unsqueeze(0)
+    incs = [bool(increasing)] * tw.shape[0] if isinstance(increasing, bool) else list(increasing)
+    assert len(incs) == tw.shape[0]
+    return tw.contiguous(), (ctypes.c_int * max(1, len(incs)))(*map(int, incs))
 
 
-def forward(twiddle: torch.Tensor, x: torch.Tensor, increasing_stride: bool) -> torch.Tensor:
-    """y = B x with the compiled kernel. twiddle (S, L, N/2, 2, 2) contiguous; x (B, S, N)
-    with x.dtype == twiddle.dtype or complex x with real twiddle of the same precision."""
+def forward(twiddle: torch.Tensor, x: torch.Tensor, increasing) -> torch.Tensor:
+    """y = B_{F-1} ⋯ B_0 x with the compiled kernel, all factors fused on each tile.
+
+    twiddle (S, L, N/2, 2, 2) with ``increasing`` a bool, or (F, S, L, N/2, 2, 2) with
+    ``increasing`` a sequence of F bools (one stride order per factor); x (B, S, N) with
+    x.dtype == twiddle.dtype or complex x with real twiddle of the same precision."""
     lib = _load()
     assert lib is not None
-    tw = twiddle.contiguous()
+    tw, incs = _factors(twiddle, increasing)
+    F = tw.shape[0]
     B, S, N = x.shape
-    L = tw.shape[1]
+    L = tw.shape[2]
     y = torch.empty((B, S, N), dtype=x.dtype)
     if B == 0 or S == 0:
         return y
-    _populate(y)
-    if L == 0:
+    if L == 0 or F == 0:
         return y.copy_(x)
+    _populate(y)
     kc = tw.is_complex()
     _, crow, xst = _row_view(x, kc)
     _, _, yst = _row_view(y, kc)
     fn = getattr(lib, "kmx_fwd_" + _SUFFIX[tw.dtype])
-    fn(
-        _ptr(tw),
-        _ptr(x),
-        _ptr(y),
-        B * crow,
-        S,
-        L,
-        int(increasing_stride),
-        _arr(xst),
-        _arr(yst),
-        torch.get_num_threads(),
-    )
+    fn(tw.data_ptr(), x.data_ptr(), y.data_ptr(), B * crow, S, L, F, incs, _arr(xst), _arr(yst),
+       torch.get_num_threads())  # fmt: skip
     return y
 
 
 def backward(
-    twiddle: torch.Tensor, x: torch.Tensor, grad: torch.Tensor, increasing_stride: bool
+    twiddle: torch.Tensor, x: torch.Tensor, grad: torch.Tensor, increasing
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(grad_twiddle, grad_x) of y = B x for the upstream gradient ``grad`` (torch's complex
-    convention: grad_x = Bᴴ grad, grad_twiddle = Σ_batch grad·xᴴ per 2×2 block; real twiddles
-    get the real part). Recomputes the activations tile by tile: extra memory independent of
-    log2 N copies of the batch."""
+    """(grad_twiddle, grad_x) of y = B_{F-1} ⋯ B_0 x (arguments as in :func:`forward`) for the
+    upstream gradient ``grad`` (torch's complex convention: grad_x = Bᴴ grad, grad_twiddle =
+    Σ_batch grad·xᴴ per 2×2 block at its stage; real twiddles get the real part). Recomputes
+    the activations tile by tile: extra memory independent of the batch (no log2 N copies)."""
     lib = _load()
     assert lib is not None
-    tw = twiddle.contiguous()
+    tw, incs = _factors(twiddle, increasing)
+    F = tw.shape[0]
     B, S, N = x.shape
-    L = tw.shape[1]
+    L = tw.shape[2]
     gx = torch.empty((B, S, N), dtype=x.dtype)
     gtw = torch.zeros_like(tw)
+    if twiddle.dim() == 5:
+        gtw = gtw[0]
     if B == 0 or S == 0:
         return gtw, gx.zero_()
-    _populate(gx)
-    if L == 0:
+    if L == 0 or F == 0:
         return gtw, gx.copy_(grad)
+    _populate(gx)
     kc = tw.is_complex()
     _, crow, xst = _row_view(x, kc)
     _, _, gyst = _row_view(grad, kc)
     _, _, gxst = _row_view(gx, kc)
     fn = getattr(lib, "kmx_bwd_" + _SUFFIX[tw.dtype])
-    fn(
-        _ptr(tw),
-        _ptr(x),
-        _ptr(grad),
-        _ptr(gx),
-        _ptr(gtw),
-        B * crow,
-        S,
-        L,
-        int(increasing_stride),
-        _arr(xst),
-        _arr(gyst),
-        _arr(gxst),
-        torch.get_num_threads(),
-    )
+    fn(tw.data_ptr(), x.data_ptr(), grad.data_ptr(), gx.data_ptr(), gtw.data_ptr(), B * crow, S, L,
+       F, incs, _arr(xst), _arr(gyst), _arr(gxst), torch.get_num_threads())  # fmt: skip
     return gtw, gx

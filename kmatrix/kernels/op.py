@@ -1,11 +1,12 @@
 """``torch.ops.kmatrix.butterfly_multiply``: the fused kernel as a ``torch.library`` custom op.
 
-* ``kmatrix::butterfly_multiply(twiddle, x, increasing_stride) -> y`` with y = B x per stack
-  index (layout in :mod:`kmatrix.kernels`). CPU tensors of float32/float64/complex64/complex128
+* ``kmatrix::butterfly_multiply(twiddle, x, increasing) -> y`` with y = B_{F-1} ⋯ B_0 x per
+  stack index: ``twiddle`` (F, S, L, N/2, 2, 2) holds F butterfly factors, ``increasing`` their
+  F stride orders (layout in :mod:`kmatrix.kernels`); F = 1 is a single butterfly. CPU tensors of float32/float64/complex64/complex128
   run the compiled kernel (:mod:`kmatrix.kernels.cpu`); other devices or dtypes, or a machine
   without a C++ compiler, run the plain-PyTorch reference inside the op (the place where a GPU
   kernel will be registered).
-* ``kmatrix::butterfly_multiply_backward(twiddle, x, grad, increasing_stride)
+* ``kmatrix::butterfly_multiply_backward(twiddle, x, grad, increasing)
   -> (grad_twiddle, grad_x)``: reverse mode, torch's complex convention
   (grad_x = Bᴴ grad, grad of each 2×2 block = Σ_batch grad_pair · x_pairᴴ, real part for real
   twiddles). It recomputes the per-stage activations from x tile by tile, so autograd saves only
@@ -53,39 +54,62 @@ def _use_kernel(twiddle: Tensor, x: Tensor) -> bool:
     )
 
 
+def reference_chain(twiddle: Tensor, x: Tensor, increasing: list[bool]) -> Tensor:
+    """Plain-PyTorch y = B_{F-1} ⋯ B_0 x (autograd-tracked)."""
+    for f in range(twiddle.shape[0]):
+        x = butterfly_multiply_reference(twiddle[f], x, increasing[f])
+    return x
+
+
+def reference_chain_backward(
+    twiddle: Tensor, x: Tensor, grad: Tensor, increasing: list[bool]
+) -> tuple[Tensor, Tensor]:
+    """(grad_twiddle, grad_x) of :func:`reference_chain`, without autograd."""
+    inputs = []
+    for f in range(twiddle.shape[0]):
+        inputs.append(x)
+        x = butterfly_multiply_reference(twiddle[f], x, increasing[f])
+    grads = []
+    for f in reversed(range(twiddle.shape[0])):
+        gt, grad = butterfly_multiply_reference_backward(twiddle[f], inputs[f], grad, increasing[f])
+        grads.append(gt)
+    gtw = torch.stack(grads[::-1]) if grads else torch.zeros_like(twiddle)
+    return gtw, grad
+
+
 @torch.library.custom_op("kmatrix::butterfly_multiply", mutates_args=())
-def butterfly_multiply_op(twiddle: Tensor, x: Tensor, increasing_stride: bool) -> Tensor:
-    """y = B x (see module docstring); returns a new contiguous (B, S, N) tensor."""
+def butterfly_multiply_op(twiddle: Tensor, x: Tensor, increasing: list[bool]) -> Tensor:
+    """y = B_{F-1} ⋯ B_0 x (see module docstring); a new contiguous (B, S, N) tensor."""
     if _use_kernel(twiddle, x):
-        return cpu.forward(_plain(twiddle), _plain(x), increasing_stride)
-    return butterfly_multiply_reference(twiddle, x, increasing_stride).clone()
+        return cpu.forward(_plain(twiddle), _plain(x), increasing)
+    return reference_chain(twiddle, x, increasing).clone()
 
 
 @butterfly_multiply_op.register_fake
-def _(twiddle: Tensor, x: Tensor, increasing_stride: bool) -> Tensor:
+def _(twiddle: Tensor, x: Tensor, increasing: list[bool]) -> Tensor:
     return x.new_empty(x.shape)
 
 
 @torch.library.custom_op("kmatrix::butterfly_multiply_backward", mutates_args=())
 def butterfly_multiply_backward_op(
-    twiddle: Tensor, x: Tensor, grad: Tensor, increasing_stride: bool
+    twiddle: Tensor, x: Tensor, grad: Tensor, increasing: list[bool]
 ) -> tuple[Tensor, Tensor]:
-    """(grad_twiddle, grad_x) for y = B x and upstream gradient ``grad`` (same shape as x)."""
+    """(grad_twiddle, grad_x) for y = B_{F-1} ⋯ B_0 x and upstream ``grad`` (shape of x)."""
     if _use_kernel(twiddle, x) and grad.dtype == x.dtype:
-        return cpu.backward(_plain(twiddle), _plain(x), _plain(grad), increasing_stride)
-    gt, gx = butterfly_multiply_reference_backward(twiddle, x, grad, increasing_stride)
-    return gt, (gx.clone() if gx is grad else gx)  # L = 0: never return an input
+        return cpu.backward(_plain(twiddle), _plain(x), _plain(grad), increasing)
+    gt, gx = reference_chain_backward(twiddle, x, grad, increasing)
+    return gt, (gx.clone() if gx is grad else gx)  # no stages: never return an input
 
 
 @butterfly_multiply_backward_op.register_fake
-def _(twiddle: Tensor, x: Tensor, grad: Tensor, increasing_stride: bool) -> tuple[Tensor, Tensor]:
+def _(twiddle: Tensor, x: Tensor, grad: Tensor, increasing: list[bool]) -> tuple[Tensor, Tensor]:
     return twiddle.new_empty(twiddle.shape), x.new_empty(x.shape)
 
 
 def _setup_context(ctx, inputs, output) -> None:
-    twiddle, x, increasing_stride = inputs
+    twiddle, x, increasing = inputs
     ctx.save_for_backward(twiddle, x)
-    ctx.increasing_stride = increasing_stride
+    ctx.increasing = list(increasing)
 
 
 def _backward(ctx, grad: Tensor):
@@ -94,7 +118,7 @@ def _backward(ctx, grad: Tensor):
     if not (need_tw or need_x):
         return None, None, None
     gt, gx = torch.ops.kmatrix.butterfly_multiply_backward(
-        twiddle, x, grad.contiguous(), ctx.increasing_stride
+        twiddle, x, grad.contiguous(), ctx.increasing
     )
     return (gt if need_tw else None), (gx if need_x else None), None
 
@@ -104,7 +128,7 @@ def _function_backward(ctx, grad: Tensor):
     need_tw, need_x = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
     if not (need_tw or need_x):
         return None, None, None
-    gt, gx = ButterflyMultiplyBackward.apply(twiddle, x, grad.contiguous(), ctx.increasing_stride)
+    gt, gx = ButterflyMultiplyBackward.apply(twiddle, x, grad.contiguous(), ctx.increasing)
     return (gt if need_tw else None), (gx if need_x else None), None
 
 
@@ -121,8 +145,8 @@ class ButterflyMultiply(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(twiddle: Tensor, x: Tensor, increasing_stride: bool) -> Tensor:
-        return torch.ops.kmatrix.butterfly_multiply(twiddle, x, increasing_stride)
+    def forward(twiddle: Tensor, x: Tensor, increasing: list[bool]) -> Tensor:
+        return torch.ops.kmatrix.butterfly_multiply(twiddle, x, increasing)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
@@ -141,14 +165,14 @@ class ButterflyMultiplyBackward(torch.autograd.Function):
     generate_vmap_rule = True
 
     @staticmethod
-    def forward(twiddle: Tensor, x: Tensor, grad: Tensor, increasing_stride: bool):
-        return torch.ops.kmatrix.butterfly_multiply_backward(twiddle, x, grad, increasing_stride)
+    def forward(twiddle: Tensor, x: Tensor, grad: Tensor, increasing: list[bool]):
+        return torch.ops.kmatrix.butterfly_multiply_backward(twiddle, x, grad, increasing)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
-        twiddle, x, grad, increasing_stride = inputs
+        twiddle, x, grad, increasing = inputs
         ctx.save_for_backward(twiddle, x, grad)
-        ctx.increasing_stride = increasing_stride
+        ctx.increasing = list(increasing)
 
     @staticmethod
     def backward(ctx, ggt: Tensor, ggx: Tensor):
@@ -157,7 +181,7 @@ class ButterflyMultiplyBackward(torch.autograd.Function):
             tw = twiddle.detach().requires_grad_(True)
             xx = x.detach().requires_grad_(True)
             g = grad.detach().requires_grad_(True)
-            y = butterfly_multiply_reference(tw, xx, ctx.increasing_stride)
+            y = reference_chain(tw, xx, ctx.increasing)
             gt, gx = torch.autograd.grad(y, (tw, xx), g, create_graph=True)
             outs = torch.autograd.grad(
                 (gt, gx), (tw, xx, g), (ggt, ggx), allow_unused=True, materialize_grads=True
@@ -171,14 +195,15 @@ def _fold(twiddle: Tensor, tdim, x: Tensor, xdim, size: int):
     if tdim is None:
         x = x.movedim(xdim, 0)  # (V, B, S, N)
         return twiddle, x.reshape(-1, *x.shape[2:]), "batch"
-    twiddle = twiddle.movedim(tdim, 0)  # (V, S, L, N/2, 2, 2)
+    twiddle = twiddle.movedim(tdim, 1)  # (F, V, S, L, N/2, 2, 2)
     if xdim is None:
         x = x.unsqueeze(0).expand(size, *x.shape)
     else:
         x = x.movedim(xdim, 0)
     vb, b, s, n = x.shape
     x = x.permute(1, 0, 2, 3).reshape(b, vb * s, n)
-    return twiddle.reshape(-1, *twiddle.shape[2:]), x.contiguous(), "stack"
+    f = twiddle.shape[0]
+    return twiddle.reshape(f, -1, *twiddle.shape[3:]), x.contiguous(), "stack"
 
 
 def _unfold(y: Tensor, how: str, size: int) -> Tensor:
@@ -189,10 +214,10 @@ def _unfold(y: Tensor, how: str, size: int) -> Tensor:
 
 
 @torch.library.register_vmap("kmatrix::butterfly_multiply")
-def _vmap_forward(info, in_dims, twiddle, x, increasing_stride):
+def _vmap_forward(info, in_dims, twiddle, x, increasing):
     tdim, xdim, _ = in_dims
     tw, xf, how = _fold(twiddle, tdim, x, xdim, info.batch_size)
-    y = torch.ops.kmatrix.butterfly_multiply(tw, xf, increasing_stride)
+    y = torch.ops.kmatrix.butterfly_multiply(tw, xf, increasing)
     return _unfold(y, how, info.batch_size), 0
 
 
@@ -202,7 +227,7 @@ def _lead(t: Tensor, dim, size: int) -> Tensor:
 
 
 @torch.library.register_vmap("kmatrix::butterfly_multiply_backward")
-def _vmap_backward(info, in_dims, twiddle, x, grad, increasing_stride):
+def _vmap_backward(info, in_dims, twiddle, x, grad, increasing):
     tdim, xdim, gdim, _ = in_dims
     size = info.batch_size
     # Every slice gets its own stack copy of the twiddle (so each slice's twiddle gradient is
@@ -212,8 +237,10 @@ def _vmap_backward(info, in_dims, twiddle, x, grad, increasing_stride):
     grad = _lead(grad, gdim, size)
     tw, xf, _ = _fold(twiddle, 0, x, 0, size)
     _, gf, _ = _fold(twiddle, 0, grad, 0, size)
-    gt, gx = torch.ops.kmatrix.butterfly_multiply_backward(tw, xf, gf, increasing_stride)
-    return (gt.reshape(size, -1, *gt.shape[1:]), _unfold(gx, "stack", size)), (0, 0)
+    gt, gx = torch.ops.kmatrix.butterfly_multiply_backward(tw, xf, gf, increasing)
+    f = gt.shape[0]
+    gt = gt.reshape(f, size, -1, *gt.shape[2:]).movedim(1, 0)  # (V, F, S, ...)
+    return (gt, _unfold(gx, "stack", size)), (0, 0)
 
 
 # ------------------------------------------------------------------------- eager fast path
@@ -238,19 +265,19 @@ class EagerButterflyMultiply(torch.autograd.Function):
     through :class:`ButterflyMultiply` and the custom ops."""
 
     @staticmethod
-    def forward(ctx, twiddle: Tensor, x: Tensor, increasing_stride: bool) -> Tensor:
+    def forward(ctx, twiddle: Tensor, x: Tensor, increasing: list[bool]) -> Tensor:
         twiddle, x = _plain(twiddle), _plain(x)
         ctx.save_for_backward(twiddle, x)
-        ctx.increasing_stride = increasing_stride
-        return cpu.forward(twiddle, x, increasing_stride)
+        ctx.increasing = increasing
+        return cpu.forward(twiddle, x, increasing)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
         twiddle, x = ctx.saved_tensors
         grad = _plain(grad).contiguous()
         if torch.is_grad_enabled():  # create_graph=True: keep the backward differentiable
-            gt, gx = ButterflyMultiplyBackward.apply(twiddle, x, grad, ctx.increasing_stride)
+            gt, gx = ButterflyMultiplyBackward.apply(twiddle, x, grad, ctx.increasing)
         else:
-            gt, gx = cpu.backward(twiddle, x, grad, ctx.increasing_stride)
+            gt, gx = cpu.backward(twiddle, x, grad, ctx.increasing)
         need = ctx.needs_input_grad
         return (gt if need[0] else None), (gx if need[1] else None), None

@@ -59,7 +59,9 @@ def csr_layout(rows: torch.Tensor, cols: torch.Tensor, nrows: int, ncols: int) -
 def _csr_mm(values: torch.Tensor, layout: CSRLayout, x: torch.Tensor) -> torch.Tensor:
     """(B, ncols) -> (B, nrows) with the CSR matrix of ``values`` (listing order)."""
     with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=r"Sparse (CSR tensor support is in beta|invariant checks)")
+        warnings.filterwarnings(
+            "ignore", message=r"Sparse (CSR tensor support is in beta|invariant checks)"
+        )
         S = torch.sparse_csr_tensor(
             layout.crow,
             layout.col,
