@@ -7,8 +7,9 @@ Measured in one run, float32, torch's default thread count, medians of repeats (
    width=1)`` (BB*), ``KMatrix(n, width=2)``, dense ``F.linear(x, W)`` with a random n×n W, and
    ``torch.fft.rfft(x)`` (the FFT is a fixed butterfly hand-tuned for decades: the natural floor;
    rfft rather than fft, whose time on real input is dominated by allocating the complex
-   output). Also the raw kernel ``butterfly_multiply`` (no class overhead). Ratios:
-   dense / Butterfly, Butterfly / rfft, dense / KMatrix.
+   output). Also the raw kernel ``butterfly_multiply`` (no class overhead), and BB* as one
+   fused call over both factors (what KMatrix costs when it makes one call per product).
+   Ratios: dense / Butterfly, Butterfly / rfft, dense / KMatrix.
 2. ``KLinear(n, n)`` vs ``nn.Linear(n, n)`` at the same sizes: forward alone (no grad) and
    forward + backward (x and the parameters require grad); peak memory of forward + backward
    (live bytes allocated by torch during the step, from the profiler's memory events; the fused
@@ -91,8 +92,11 @@ def _forward_case(n: int, batch: int, repeats: int, gen: torch.Generator) -> dic
     km2 = KMatrix(n, width=2, generator=gen)
     tw = bfly.twiddle.detach().unsqueeze(0)
     x3 = x.unsqueeze(1)
+    # BB* as one fused call over its 2 factors (strides decreasing then increasing)
+    tw_chain = km1.twiddle.detach().reshape(2, 1, *km1.twiddle.shape[2:])
     fns = {
         "kernel": lambda: butterfly_multiply(tw, x3, True),
+        "chain": lambda: butterfly_multiply(tw_chain, x3, [False, True]),
         "butterfly": lambda: bfly(x),
         "kmatrix1": lambda: km1(x),
         "kmatrix2": lambda: km2(x),
@@ -107,7 +111,7 @@ def forward_table(sizes, repeats: int, gen: torch.Generator) -> tuple[list, dict
     rows, ratios = [], {}
     for n, batch in sizes:
         t = _forward_case(n, batch, repeats, gen)
-        keys = ("kernel", "butterfly", "kmatrix1", "kmatrix2", "dense", "rfft")
+        keys = ("kernel", "butterfly", "chain", "kmatrix1", "kmatrix2", "dense", "rfft")
         rows.append(
             [
                 f"{n}x{batch}",
@@ -116,12 +120,13 @@ def forward_table(sizes, repeats: int, gen: torch.Generator) -> tuple[list, dict
                 t["butterfly"] / t["rfft"],
                 t["dense"] / t["kmatrix1"],
                 t["dense"] / t["kmatrix2"],
+                t["dense"] / t["chain"],
             ]
         )
         ratios[(n, batch)] = t
     headers = [
-        "n x batch", "kernel ms", "Butterfly ms", "KM(w=1) ms", "KM(w=2) ms", "dense ms",
-        "rfft ms", "dense/B", "B/rfft", "dense/KM1", "dense/KM2",
+        "n x batch", "kernel ms", "Butterfly ms", "BB* 1 call", "KM(w=1) ms", "KM(w=2) ms",
+        "dense ms", "rfft ms", "dense/B", "B/rfft", "dense/KM1", "dense/KM2", "dense/BB*call",
     ]  # fmt: skip
     return [headers, rows], ratios
 
@@ -245,7 +250,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"kmatrix bench butterfly: float32, torch threads = {torch.get_num_threads()}, "
           f"backend = {backend}, median of {args.repeats} repeats (each ≥ 50 ms of calls)\n")  # fmt: skip
     (headers, rows), fw = forward_table(sizes, args.repeats, gen)
-    print("Forward (no grad); kernel = raw butterfly_multiply; B = Butterfly, KM = KMatrix")
+    print(
+        "Forward (no grad); kernel = raw butterfly_multiply (one butterfly); BB* 1 call = the "
+        "raw kernel on KMatrix(w=1)'s two factors in one fused call; B = Butterfly, KM = KMatrix"
+    )
     print(format_table(headers, rows))
     kl: dict = {}
     if not args.skip_klinear:
