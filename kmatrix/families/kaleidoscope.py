@@ -126,11 +126,10 @@ class KMatrix(StructuredMatrix):
         part 1 with increasing strides, factor 0 first; x (B, k_in) -> (B, k_out)."""
         if k_in < self.size:
             x = F.pad(x, (0, self.size - k_in))
-        y = x.unsqueeze(1).contiguous()
-        for i in range(tw6.shape[0]):
-            y = butterfly_multiply(tw6[i, 0].unsqueeze(0), y, False)
-            y = butterfly_multiply(tw6[i, 1].unsqueeze(0), y, True)
-        y = y.squeeze(1)
+        w = tw6.shape[0]
+        # all 2w butterflies in one fused call (one pass over memory): factors (2w, S=1, ...)
+        stack = tw6.reshape(2 * w, 1, *tw6.shape[2:])
+        y = butterfly_multiply(stack, x.unsqueeze(1).contiguous(), [False, True] * w).squeeze(1)
         return y[:, :k_out] if k_out < self.size else y
 
     def _matvec(self, x):
