@@ -27,6 +27,8 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
+import sys
 
 import torch
 import torch.nn.functional as F
@@ -50,8 +52,18 @@ def _peak_bytes(fn) -> int:
     """Peak of the live bytes torch allocates while ``fn()`` runs (profiler memory events)."""
     from torch.profiler import ProfilerActivity, profile
 
-    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        fn()
+    # the profiler's C++ side prints start/stop lines on stderr: silence file descriptor 2
+    sys.stderr.flush()
+    saved_fd = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, 2)
+        with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+            fn()
+    finally:
+        os.dup2(saved_fd, 2)
+        os.close(saved_fd)
+        os.close(devnull)
     events = [e for e in prof.profiler.kineto_results.events() if e.name() == "[memory]"]
     live = peak = 0
     for e in sorted(events, key=lambda e: e.start_ns()):
