@@ -1,11 +1,58 @@
 """kmatrix: structured matrices on PyTorch (survey: Rudra, "Arithmetic Circuits, Structured
-Matrices and (not so) Deep Learning")."""
+Matrices and (not so) Deep Learning").
 
-from . import circuits, nn, transforms  # noqa: F401  (kmatrix.circuits, kmatrix.nn.KLinear, kmatrix.transforms.dft)
+``kmatrix.<Family>`` are the structured families, ``kmatrix.transforms`` the exact K-matrix
+constructions, ``kmatrix.circuits`` arithmetic circuits, ``kmatrix.nn`` the layers."""
+
+from . import circuits, nn, transforms
 from .core import Product, Scaled, StructuredMatrix, Sum, load, save
-from .families import *  # noqa: F401,F403
-from .families import __all__ as _families_all
+from .families import (
+    LDR,
+    Butterfly,
+    Cauchy,
+    Circulant,
+    Dense,
+    Diagonal,
+    Fourier,
+    Hankel,
+    KMatrix,
+    LowRank,
+    Permutation,
+    RealPart,
+    Sparse,
+    SparsePlusLowRank,
+    SparseProduct,
+    Toeplitz,
+    Vandermonde,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["StructuredMatrix", "Sum", "Product", "Scaled", "save", "load", *_families_all]
+__all__ = [
+    "LDR",
+    "Butterfly",
+    "Cauchy",
+    "Circulant",
+    "Dense",
+    "Diagonal",
+    "Fourier",
+    "Hankel",
+    "KMatrix",
+    "LowRank",
+    "Permutation",
+    "Product",
+    "RealPart",
+    "Scaled",
+    "Sparse",
+    "SparsePlusLowRank",
+    "SparseProduct",
+    "StructuredMatrix",
+    "Sum",
+    "Toeplitz",
+    "Vandermonde",
+    "circuits",
+    "load",
+    "nn",
+    "save",
+    "transforms",
+]

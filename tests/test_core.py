@@ -186,3 +186,11 @@ def test_check_distinct_names_the_pair():
 def test_dense_flops_formula():
     assert Dense(torch.randn(3, 5, dtype=torch.float64)).flops == 3 * 9
     assert Dense(torch.randn(3, 5, dtype=torch.complex128)).flops == 3 * 38
+
+
+def test_public_namespace_exports_every_family():
+    from kmatrix import families
+
+    assert set(families.__all__) <= set(kmatrix.__all__)
+    for name in kmatrix.__all__:
+        assert hasattr(kmatrix, name), name

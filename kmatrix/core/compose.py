@@ -73,8 +73,9 @@ def _result_dtype(mats) -> torch.dtype:
     return dt
 
 
-class Transposed(StructuredMatrix):
-    """Wᵀ as a view of W (shares θ): product by ``W._rmatvec``. Cost: that of Wᵀy."""
+class _View(StructuredMatrix):
+    """A matrix derived from ``base`` without copying it (shares θ): shape n×m, same dtype and
+    flops as the base."""
 
     def __init__(self, base: StructuredMatrix):
         super().__init__((base.shape[1], base.shape[0]), base.dtype, base.device)
@@ -87,6 +88,13 @@ class Transposed(StructuredMatrix):
     @property
     def flops(self) -> int:
         return self.base.flops
+
+    def _config(self):
+        return {"base": self.base}
+
+
+class Transposed(_View):
+    """Wᵀ as a view of W: product by ``W._rmatvec``. Cost: that of Wᵀy."""
 
     def _matvec(self, x):
         return self.base._rmatvec(x)
@@ -100,24 +108,9 @@ class Transposed(StructuredMatrix):
     def to_dense(self):
         return self.base.to_dense().transpose(0, 1)
 
-    def _config(self):
-        return {"base": self.base}
 
-
-class Adjoint(StructuredMatrix):
-    """Wᴴ as a view of W (shares θ): product by ``W._hmatvec``. Cost: that of Wᴴy."""
-
-    def __init__(self, base: StructuredMatrix):
-        super().__init__((base.shape[1], base.shape[0]), base.dtype, base.device)
-        self.base = base
-
-    @property
-    def dtype(self):
-        return self.base.dtype
-
-    @property
-    def flops(self) -> int:
-        return self.base.flops
+class Adjoint(_View):
+    """Wᴴ as a view of W: product by ``W._hmatvec``. Cost: that of Wᴴy."""
 
     def _matvec(self, x):
         return self.base._hmatvec(x)
@@ -130,9 +123,6 @@ class Adjoint(StructuredMatrix):
 
     def to_dense(self):
         return self.base.to_dense().transpose(0, 1).conj()
-
-    def _config(self):
-        return {"base": self.base}
 
 
 class Sum(StructuredMatrix):
