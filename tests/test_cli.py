@@ -17,6 +17,7 @@ def test_demo_small(capsys):
     assert main(["demo", "--n", "64", "--batch", "4"]) == 0
     out = capsys.readouterr().out
     assert "Diagonal" in out and "all fast products agree" in out
+    assert "hadamard" in out and "fft(16)" in out  # the kaleidoscope and circuits sections
 
 
 def test_bench_families_small(capsys):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 
 
-def _run(args) -> int:
+def _families(args) -> bool:
     import torch
     import torch.nn.functional as F
     from tqdm import tqdm
@@ -44,9 +44,89 @@ def _run(args) -> int:
           f"{len(rows)} families in {time.perf_counter() - t0:.1f} s.")
     if worst > 1:
         print("FAILED: some family exceeded its tolerance")
-        return 1
+        return False
     print("all fast products agree with their dense definitions")
-    return 0
+    return True
+
+
+def _transforms(args) -> bool:
+    """Exact K-matrix constructions (survey §5) against numpy / scipy / torch references."""
+    import numpy as np
+    import scipy.fft
+    import scipy.linalg
+    import torch
+
+    from ... import transforms
+    from ...bench._timing import format_table
+
+    n = 1 << max(3, (args.n - 1).bit_length() - 2)  # a power of two near n/4: dense checks stay cheap
+    g = torch.Generator().manual_seed(args.seed)
+    c = torch.randn(n, dtype=torch.float64, generator=g)
+    r = torch.randn(n, dtype=torch.float64, generator=g)
+    r[0] = c[0]
+    k = torch.randn(5, dtype=torch.float64, generator=g)
+    eye = np.eye(n)
+    cases = [
+        ("dft", transforms.dft(n, dtype=torch.complex128), np.fft.fft(eye, axis=0)),
+        ("idft", transforms.idft(n, dtype=torch.complex128), np.fft.ifft(eye, axis=0)),
+        ("hadamard", transforms.hadamard(n, dtype=torch.float64), scipy.linalg.hadamard(n)),
+        ("dct-II", transforms.dct(n, dtype=torch.float64), scipy.fft.dct(eye, norm="ortho", axis=0)),
+        ("dst-II", transforms.dst(n, dtype=torch.float64), scipy.fft.dst(eye, norm="ortho", axis=0)),
+        ("circulant", transforms.circulant(c), scipy.linalg.circulant(c.numpy())),
+        ("toeplitz", transforms.toeplitz(c, r), scipy.linalg.toeplitz(c.numpy(), r.numpy())),
+        ("convolution", transforms.convolution(k, n), np.stack([np.convolve(k.numpy(), e) for e in eye], axis=1)),
+    ]
+    rows, ok = [], True
+    for name, M, ref in cases:
+        ref = torch.as_tensor(ref).to(torch.complex128)
+        err = float((M.to_dense().detach().to(torch.complex128) - ref).norm() / ref.norm())
+        ok &= err <= 1e-10
+        inner = next((m for m in M.modules() if hasattr(m, "width")), None)
+        shape = "x".join(map(str, M.shape))
+        width = f"{inner.width}, {inner.expansion}" if inner is not None else "-"
+        rows.append([name, shape, type(M).__name__, width, M.num_params, M.flops, err])
+    print(format_table(["transform", "shape", "class", "width, expansion", "params", "flops", "rel. error"], rows))
+    print("exact constructions of kmatrix.transforms vs numpy/scipy (float64/complex128; tolerance 1e-10)")
+    return ok
+
+
+def _circuits(args) -> bool:
+    """Circuits (§2.5, §3, §4.6): sizes, Baur–Strassen, transposition, sparse factors."""
+    import torch
+
+    from ... import circuits
+    from ...bench._timing import format_table
+
+    rows, ok = [], True
+    for name, c in [("fft(16)", circuits.fft(16)), ("hadamard(16)", circuits.hadamard(16)),
+                    ("prefix_sums(16)", circuits.prefix_sums(16)), ("horner(8)", circuits.horner(8)),
+                    ("polynomial_multiply(8)", circuits.polynomial_multiply(8))]:
+        grad = c.gradient_circuit().size
+        if c.is_linear:
+            t_rev = c.transpose(method="reverse")
+            t_bs = c.transpose(method="baur-strassen")
+            W = c.to_dense()
+            ok &= bool(torch.allclose(t_rev.to_dense(), W.T, atol=1e-12))
+            S = c.to_sparse_factors()
+            ok &= bool(torch.allclose(S.to_dense().to(W.dtype), W, atol=1e-12))
+            extra = [t_rev.size, t_bs.size, "/".join(map(str, S.nnz_per_factor))]
+        else:
+            extra = ["-", "-", "-"]
+        rows.append([name, c.size, c.depth, "yes" if c.is_linear else "no", grad, f"{grad / c.size:.2f}", *extra])
+    print(format_table(["circuit", "size", "depth", "linear", "grad size", "grad/size",
+                        "transpose (reverse)", "transpose (B-S)", "sparse factors nnz"], rows))
+    print("Baur-Strassen gradient circuits, both transposition methods and Theorem 4.5's sparse factors "
+          "(checked against the dense matrix)")
+    return ok
+
+
+def _run(args) -> int:
+    ok = _families(args)
+    print()
+    ok &= _transforms(args)
+    print()
+    ok &= _circuits(args)
+    return 0 if ok else 1
 
 
 def register(sub) -> None:
