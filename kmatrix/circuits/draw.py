@@ -40,10 +40,9 @@ def draw(circuit: Circuit, path: str | os.PathLike | None = None, *, title: str 
         raise ValueError(
             f"circuit: {circuit.num_nodes} nodes is too many to draw legibly (at most {_MAX_NODES})"
         )
-    import matplotlib
+    from .._optional import pyplot
 
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     cols: dict[int, list[int]] = {}
     for i in range(circuit.num_nodes):

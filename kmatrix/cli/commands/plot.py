@@ -14,11 +14,11 @@ import math
 
 def sparsity_figure(n: int, path: str) -> str:
     """Write the Figure-4 PNG for size n (a power of two ≥ 2) to ``path``; returns ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import torch
+
+    from ..._optional import pyplot
+
+    plt = pyplot()
 
     from ...families.kaleidoscope import KMatrix
 

@@ -1,0 +1,17 @@
+"""Optional dependencies, imported on demand with an install hint when missing."""
+
+from __future__ import annotations
+
+
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (the ``plot`` extra)."""
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "matplotlib is needed to draw figures: pip install 'kmatrix[plot]'"
+        ) from exc
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
