@@ -48,10 +48,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", type=int, nargs="+", default=[2**10, 2**12, 2**14])
     p.add_argument("--batches", type=int, nargs="+", default=[1, 64])
     p.add_argument("--repeats", type=int, default=5)
-    p.add_argument("--only", nargs="*", default=None, help="zoo entry names to include")
+    p.add_argument("--only", nargs="*", default=None,
+                   help="zoo entry names to include (default: every entry with bench=True)")
     args = p.parse_args(argv)
     gen = torch.Generator().manual_seed(0)
-    entries = [e for e in ZOO if e.name != "Dense" and (not args.only or e.name in args.only)]
+    entries = [e for e in ZOO if e.name != "Dense" and (e.name in args.only if args.only else e.bench)]
     rows: list[list[object]] = []
     jobs = [(e, n) for n in args.sizes for e in entries]
     for e, n in tqdm(jobs, desc="families", unit="case"):

@@ -36,6 +36,7 @@ class ZooEntry:
     make(n, dtype, generator) -> StructuredMatrix: a random instance of size about n.
     reference(M) -> tensor: its dense matrix computed independently of the family's code
         (scipy, numpy, explicit formula), in complex128 or float64.
+    bench: whether ``kmatrix bench families`` times it (one entry per family configuration).
     """
 
     name: str
@@ -47,6 +48,9 @@ class ZooEntry:
     tol: dict | None = None
     gradcheck: bool = True
     has_params: bool = True
+    #: False for variants (rectangular, stacked, other operators) of a family that another entry
+    #: already represents in ``kmatrix bench families`` and the demo's timing table.
+    bench: bool = True
 
     def tolerance(self, dtype: torch.dtype) -> float:
         if self.tol and dtype in self.tol:

@@ -110,17 +110,20 @@ ENTRIES = [
         lambda n, dt, g: Butterfly(n, n // 2 + 3, increasing_stride=False, dtype=dt, generator=g),
         _reference,
         sizes=(3, 16),
+        bench=False,
     ),
     ZooEntry(
         "Butterfly-rect-increasing",
         lambda n, dt, g: Butterfly(n - 1, n + 2, init="orthogonal", dtype=dt, generator=g),
         _reference,
         sizes=(4, 13),
+        bench=False,
     ),
     ZooEntry(
         "Butterfly-stacked",
         lambda n, dt, g: Butterfly(n, n - 1, nstack=3, dtype=dt, generator=g),
         _reference,
+        bench=False,
     ),
     ZooEntry(
         "KMatrix-w1",
@@ -132,17 +135,20 @@ ENTRIES = [
         lambda n, dt, g: KMatrix(n, n // 2 + 1, width=2, dtype=dt, generator=g),
         _reference,
         sizes=(4, 12),
+        bench=False,
     ),
     ZooEntry(
         "KMatrix-w1-e2",
         lambda n, dt, g: KMatrix(n + 1, n, width=1, expansion=2, init="unitary", dtype=dt, generator=g),
         _reference,
         sizes=(3, 9),
+        bench=False,
     ),
     ZooEntry(
         "RealPart-KMatrix",
         lambda n, dt, g: RealPart(KMatrix(n, n + 1, width=2, dtype=_complex(dt), generator=g)),
         _reference,
         dtypes=(torch.float32, torch.float64),
+        bench=False,
     ),
 ]

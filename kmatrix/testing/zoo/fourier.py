@@ -26,5 +26,5 @@ ENTRIES = [
     ZooEntry("Fourier", lambda n, dt, g: Fourier(n, dtype=dt), _dft_reference, dtypes=COMPLEX,
              sizes=(4, 7, 16), has_params=False),
     ZooEntry("Fourier-ortho", lambda n, dt, g: Fourier(n, norm="ortho", dtype=dt), _dft_reference,
-             dtypes=COMPLEX, sizes=(5, 16), has_params=False),
+             dtypes=COMPLEX, sizes=(5, 16), has_params=False, bench=False),
 ]

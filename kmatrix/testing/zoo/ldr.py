@@ -92,10 +92,10 @@ def _complex_f(n, dt, g):
 
 ENTRIES = [
     ZooEntry("LDR-toeplitz-like", _toeplitz_like, _reference),
-    ZooEntry("LDR-stein-shifts", _stein_shifts, _reference),
+    ZooEntry("LDR-stein-shifts", _stein_shifts, _reference, bench=False),
     ZooEntry("LDR-vandermonde-like", _vandermonde_like, _reference),
     ZooEntry("LDR-cauchy-like", _cauchy_like, _reference),
-    ZooEntry("LDR-stein-shift-diag", _stein_shift_diag, _reference),
-    ZooEntry("LDR-stein-diag-diag", _stein_diag_diag, _reference),
-    ZooEntry("LDR-complex-f", _complex_f, _reference, dtypes=COMPLEX),
+    ZooEntry("LDR-stein-shift-diag", _stein_shift_diag, _reference, bench=False),
+    ZooEntry("LDR-stein-diag-diag", _stein_diag_diag, _reference, bench=False),
+    ZooEntry("LDR-complex-f", _complex_f, _reference, dtypes=COMPLEX, bench=False),
 ]
