@@ -29,3 +29,13 @@ def test_bench_families_small(capsys):
 def test_bench_unknown():
     with pytest.raises(SystemExit, match="unknown benchmark"):
         main(["bench", "nope"])
+
+
+@pytest.mark.parametrize("name,symbol", [("vandermonde_accuracy", "V"), ("cauchy_accuracy", "C")])
+def test_accuracy_studies_small(capsys, name, symbol):
+    assert main(["bench", name, "--log2", "6", "--rows", "4", "--dps", "30"]) == 0
+    out = capsys.readouterr().out
+    assert f"fast {symbol}x" in out and "auto" in out
+    # on roots-of-unity-like nodes the fast path is accurate (the table is not a constant)
+    first = next(line for line in out.splitlines() if line.strip().startswith(("roots", "interleaved |z|")))
+    assert float(first.split()[-5]) < 1e-12

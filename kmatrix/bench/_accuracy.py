@@ -48,3 +48,29 @@ def fmt_err(e: float) -> str:
     if e == float("inf"):
         return "inf"
     return f"{e:.1e}"
+
+
+def study_main(argv, *, prog: str, doc: str, cases, measure, symbol: str) -> int:
+    """The shared command line of the accuracy studies: sizes × node cases, each measured by
+    ``measure(case, n, rows, dps, seed)`` (one table row), with a progress bar."""
+    import argparse
+
+    from tqdm import tqdm
+
+    from ._timing import format_table
+
+    p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
+    p.add_argument("--log2", type=int, nargs="+", default=list(range(6, 15)), help="sizes n = 2^k (default 6..14)")
+    p.add_argument("--cases", nargs="+", default=list(cases), choices=cases)
+    p.add_argument("--rows", type=int, default=64, help="sampled outputs of the product and of its transpose")
+    p.add_argument("--dps", type=int, default=50, help="mpmath digits of the reference")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args(argv)
+    jobs = [(c, 1 << k) for c in args.cases for k in args.log2]
+    out = [measure(case, n, args.rows, args.dps, args.seed)
+           for case, n in tqdm(jobs, desc=f"{prog.split()[-1]}", unit="case")]
+    headers = ["nodes", "n", "growth G", f"fast {symbol}x", f"direct {symbol}x",
+               f"fast {symbol}^T y", f"direct {symbol}^T y", "auto"]
+    print(f"error ||y_hat - y|| / || |{symbol}| |x| || on sampled outputs, float64/complex128, m = n")
+    print(format_table(headers, out))
+    return 0

@@ -12,17 +12,14 @@ end, where the powers are largest). Also printed: the fast path's growth indicat
 
 from __future__ import annotations
 
-import argparse
 import math
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from ..families import _polynomial as poly
 from ..families.vandermonde import Vandermonde, _DirectMatvec, _DirectRmatvec
-from ._accuracy import fmt_err, mp_context, relative_error, to_mp
-from ._timing import format_table
+from ._accuracy import fmt_err, mp_context, relative_error, study_main, to_mp
 
 CASES = ("roots of unity", "random |z|=1", "Chebyshev [-1,1]", "random [-1,1]")
 
@@ -108,21 +105,8 @@ def measure(case: str, n: int, rows: int, dps: int, seed: int) -> list[object]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="kmatrix bench vandermonde_accuracy", description=__doc__.split("\n\n")[0])
-    p.add_argument("--log2", type=int, nargs="+", default=list(range(6, 15)), help="sizes n = 2^k (default 6..14)")
-    p.add_argument("--cases", nargs="+", default=list(CASES), choices=CASES)
-    p.add_argument("--rows", type=int, default=64, help="sampled output rows of V x")
-    p.add_argument("--dps", type=int, default=50, help="mpmath digits of the reference")
-    p.add_argument("--seed", type=int, default=0)
-    args = p.parse_args(argv)
-    jobs = [(c, 1 << k) for c in args.cases for k in args.log2]
-    out = []
-    for case, n in tqdm(jobs, desc="vandermonde accuracy", unit="case"):
-        out.append(measure(case, n, args.rows, args.dps, args.seed))
-    headers = ["nodes", "n", "growth G", "fast Vx", "direct Vx", "fast V^T y", "direct V^T y", "auto"]
-    print("error ||y_hat - y|| / || |V| |x| || on sampled outputs, float64/complex128, m = n")
-    print(format_table(headers, out))
-    return 0
+    return study_main(argv, prog="kmatrix bench vandermonde_accuracy", doc=__doc__, cases=CASES,
+                      measure=measure, symbol="V")
 
 
 if __name__ == "__main__":  # pragma: no cover
