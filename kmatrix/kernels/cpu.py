@@ -4,7 +4,10 @@ The C++ source is compiled once per machine with the system C++ compiler (``$CXX
 ``g++``/``c++``/``clang++``; ``-O3 -march=native``) into a cache directory
 (``$KMATRIX_CACHE_DIR``, else ``$XDG_CACHE_HOME/kmatrix`` or ``~/.cache/kmatrix``), keyed by a
 hash of the source, the flags, the compiler and the CPU, so a fresh checkout pays a few seconds
-once and later processes load the library directly. It has a plain C ABI (no torch headers,
+once and later processes load the library directly. The directory is created if missing (a
+per-user temporary directory is used if it cannot be written); the library is compiled to a
+temporary file and renamed into place under a lock file, so concurrent first uses (threads or
+processes) build it once and never load a partial file. It has a plain C ABI (no torch headers,
 hence the fast build). If no compiler works, :func:`available` is False and the dispatcher
 falls back to the plain-PyTorch reference (one warning).
 
@@ -17,6 +20,7 @@ cache-resident tile).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import hashlib
 import os
@@ -84,6 +88,64 @@ def _cpu_signature() -> str:
     return sig
 
 
+class _CompileError(RuntimeError):
+    """The compiler ran and rejected these flags (try the next flag set)."""
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path):
+    """Exclusive inter-process lock on ``path`` (``fcntl.flock``; a no-op where unavailable), so
+    concurrent first uses (two pytest workers, two notebooks) compile once and the others wait
+    and load the result."""
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - non-POSIX
+        yield
+        return
+    with open(path, "a") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _compile_into(directory: Path, name: str, cxx: str, flags: list[str]) -> Path:
+    """``directory/name`` built from the source unless already there. Creates ``directory``;
+    compiles to a private temporary file, then renames it into place (atomic: a concurrent
+    reader never sees a partial library), all under a lock file so a concurrent builder waits
+    instead of compiling again. Raises OSError if ``directory`` is unusable, _CompileError if
+    the compiler rejects ``flags``."""
+    out = directory / name
+    if out.exists():
+        return out
+    directory.mkdir(parents=True, exist_ok=True)
+    with _file_lock(directory / (name + ".lock")):
+        if out.exists():  # built by another process while we waited
+            return out
+        fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".tmp", dir=directory)
+        os.close(fd)
+        try:
+            proc = subprocess.run(
+                [cxx, *flags, str(_SRC), "-o", tmp], capture_output=True, text=True, check=False
+            )
+            if proc.returncode != 0:
+                detail = proc.stderr.strip()[-2000:] or f"exit status {proc.returncode}"
+                raise _CompileError(f"{' '.join(flags)}: {detail}")
+            os.chmod(tmp, 0o755)
+            os.replace(tmp, out)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    return out
+
+
+def _build_dirs() -> list[Path]:
+    """Where to build: the cache directory, else (unwritable) a per-user temporary one."""
+    user = os.getuid() if hasattr(os, "getuid") else "user"
+    return [_cache_dir(), Path(tempfile.gettempdir()) / f"kmatrix-{user}"]
+
+
 def _build() -> ctypes.CDLL:
     cxx = _compiler()
     if cxx is None:
@@ -91,32 +153,32 @@ def _build() -> ctypes.CDLL:
     src = _SRC.read_bytes()
     errors = []
     for flags in _FLAG_SETS:
-        key = hashlib.sha256(src + " ".join([cxx, *flags, _cpu_signature()]).encode()).hexdigest()[
-            :16
-        ]
-        out = _cache_dir() / f"butterfly_cpu_{key}.so"
-        if not out.exists():
+        key = hashlib.sha256(src + " ".join([cxx, *flags, _cpu_signature()]).encode()).hexdigest()
+        name = f"butterfly_cpu_{key[:16]}.so"
+        for directory in _build_dirs():
             try:
-                out.parent.mkdir(parents=True, exist_ok=True)
-                target_dir = out.parent
-            except OSError:
-                target_dir = Path(tempfile.gettempdir())
-                out = target_dir / out.name
-            fd, tmp = tempfile.mkstemp(suffix=".so", dir=target_dir)
-            os.close(fd)
-            proc = subprocess.run(
-                [cxx, *flags, str(_SRC), "-o", tmp], capture_output=True, text=True, check=False
-            )
-            if proc.returncode != 0:
-                os.unlink(tmp)
-                errors.append(f"{' '.join(flags)}: {proc.stderr.strip()[-2000:]}")
+                out = _compile_into(directory, name, cxx, flags)
+            except _CompileError as exc:
+                errors.append(str(exc))
+                break  # these flags fail here; other directories would fail alike
+            except OSError as exc:  # directory not creatable / writable: try the next one
+                errors.append(f"{directory}: {exc}")
                 continue
-            os.replace(tmp, out)  # atomic: concurrent builders never see a partial file
-        lib = ctypes.CDLL(str(out))
-        if lib.kmx_abi_version() != _ABI:  # pragma: no cover - stale cache guard
-            errors.append(f"ABI mismatch in {out}")
-            continue
-        return lib
+            try:
+                lib = ctypes.CDLL(str(out))
+            except OSError as exc:  # e.g. a damaged cached file: drop it, build again once
+                errors.append(f"{out}: {exc}")
+                with contextlib.suppress(OSError):
+                    os.unlink(out)
+                try:
+                    lib = ctypes.CDLL(str(_compile_into(directory, name, cxx, flags)))
+                except (OSError, _CompileError) as exc2:
+                    errors.append(f"{out}: {exc2}")
+                    continue
+            if lib.kmx_abi_version() != _ABI:  # pragma: no cover - stale cache guard
+                errors.append(f"ABI mismatch in {out}")
+                continue
+            return lib
     raise RuntimeError("could not compile the fused butterfly kernel:\n" + "\n".join(errors))
 
 
