@@ -48,8 +48,15 @@ def pointwise_flops(N: int, real: bool) -> int:
     return 6 * (N // 2 + 1) if real else 6 * N
 
 
+#: torch has no CPU FFT (and cuFFT only powers of two) for half precision: the transforms of
+#: float16 / bfloat16 data run in single precision and the callers cast the result back.
+_FFT_DTYPE = {torch.float16: torch.float32, torch.bfloat16: torch.float32, torch.complex32: torch.complex64}
+
+
 def spectrum(x: torch.Tensor, N: int, real: bool) -> torch.Tensor:
-    """The length-N DFT of x (zero-padded) on the last dimension: rfft when ``real``."""
+    """The length-N DFT of x (zero-padded) on the last dimension: rfft when ``real``. Half
+    precision input is transformed in single precision (``_FFT_DTYPE``)."""
+    x = x.to(_FFT_DTYPE.get(x.dtype, x.dtype))
     return torch.fft.rfft(x, n=N) if real else torch.fft.fft(x, n=N)
 
 

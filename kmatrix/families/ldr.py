@@ -124,7 +124,7 @@ def _ldr_apply(G, H, L: Op, Ld, R: Op, Rd, form: str, x: torch.Tensor, kernel: K
             return _cauchy_like_tiled(G, H, kernel, x)
     # right factor: u_k = B_kᵀ x, shape (B, r, ·)
     if R.is_shift:
-        u = ShiftKrylov(R.transpose(), H, real).apply_transposed(x)  # K(Rᵀ, h_k)ᵀ x
+        u = ShiftKrylov(R.transpose(), H, real).apply_transposed(x).to(dtype)  # K(Rᵀ, h_k)ᵀ x
     else:
         u = x[:, None, :] * H.transpose(0, 1)[None, :, :]
     # middle factor
@@ -138,7 +138,7 @@ def _ldr_apply(G, H, L: Op, Ld, R: Op, Rd, form: str, x: torch.Tensor, kernel: K
         v = kernel_product(kernel, u.reshape(B * r, -1)).reshape(B, r, m)
     # left factor: Σ_k A_k v_k
     if L.is_shift:
-        return ShiftKrylov(L, G, real).apply_sum(v)
+        return ShiftKrylov(L, G, real).apply_sum(v).to(dtype)  # .to: half precision FFTs run in single
     return (v * G.transpose(0, 1)[None, :, :]).sum(dim=1)
 
 

@@ -17,6 +17,8 @@ class Permutation(StructuredMatrix):
     P₁ @ P₂ is the permutation ``p2[p1]``. ``dtype`` only sets the precision of products."""
 
     def __init__(self, perm, dtype: torch.dtype | None = None):
+        if isinstance(perm, (list, tuple)) and len(perm) == 0:  # np.asarray([]) would be float64
+            raise ValueError("perm: expected a non-empty permutation of 0..n-1, got an empty sequence")
         perm = as_tensor(perm, "perm", integer=True, ndim=1)
         n = perm.shape[0]
         if not torch.equal(torch.sort(perm).values, torch.arange(n, device=perm.device)):

@@ -83,7 +83,7 @@ def _toeplitz_apply(vals: torch.Tensor, m: int, n: int, x: torch.Tensor) -> torc
     real = not (vals.is_complex() or x.is_complex())
     v = torch.cat([vals[n - 1 :], vals.new_zeros(N - (m + n - 1)), vals[: n - 1]])
     y = inverse_spectrum(spectrum(v, N, real) * spectrum(x, N, real), N, real)
-    return y[..., :m]
+    return y[..., :m].to(torch.promote_types(vals.dtype, x.dtype))  # back to half precision
 
 
 def _hankel_apply(h: torch.Tensor, m: int, n: int, x: torch.Tensor) -> torch.Tensor:
@@ -91,14 +91,15 @@ def _hankel_apply(h: torch.Tensor, m: int, n: int, x: torch.Tensor) -> torch.Ten
     N = fast_len(m + n - 1)
     real = not (h.is_complex() or x.is_complex())
     y = inverse_spectrum(spectrum(h, N, real) * spectrum(x.flip(-1), N, real), N, real)
-    return y[..., n - 1 : n - 1 + m]
+    return y[..., n - 1 : n - 1 + m].to(torch.promote_types(h.dtype, x.dtype))
 
 
 def _circulant_apply(col: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
     """C x for C[i, j] = col[(i − j) mod n]; x: (B, n) -> (B, n)."""
     n = col.shape[0]
     real = not (col.is_complex() or x.is_complex())
-    return inverse_spectrum(spectrum(col, n, real) * spectrum(x, n, real), n, real)
+    y = inverse_spectrum(spectrum(col, n, real) * spectrum(x, n, real), n, real)
+    return y.to(torch.promote_types(col.dtype, x.dtype))
 
 
 class Toeplitz(StructuredMatrix):
