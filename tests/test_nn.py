@@ -53,8 +53,10 @@ def test_klinear_bad_input():
         KLinear(8, 4, width=0)
     with pytest.raises(ValueError, match="expansion"):
         KLinear(8, 4, expansion=-1)
-    with pytest.raises(ValueError, match="in_size"):
+    with pytest.raises(ValueError, match="in_features: expected a positive integer"):
         KLinear(0, 4)
+    with pytest.raises(TypeError, match="out_features: expected a positive integer"):
+        KLinear(4, 2.5)
     with pytest.raises(TypeError, match="bias"):
         KLinear(8, 4, bias=None)
 
@@ -113,6 +115,14 @@ def test_replace_linear_filter_dtype_and_attention():
         replace_linear(_mlp(), filter=3)
 
 
+def test_replace_linear_bare_linear_returns_replacement():
+    lin = nn.Linear(6, 4).double()
+    new = replace_linear(lin, width=2)
+    assert isinstance(new, KLinear) and (new.in_features, new.out_features, new.width) == (6, 4, 2)
+    assert new.weight.dtype == torch.float64 and torch.equal(new.bias.detach(), lin.bias.detach())
+    assert replace_linear(lin, filter=lambda name, m: False) is lin
+
+
 def test_param_groups():
     model = nn.Sequential(KLinear(8, 8), nn.LayerNorm(8), nn.Linear(8, 3))
     groups = param_groups(model, weight_decay=0.1)
@@ -140,6 +150,10 @@ def test_param_groups():
     assert len(next(x for x in g if x["weight_decay"] == 0.0)["params"]) == 2
     with pytest.raises(ValueError, match="weight_decay"):
         param_groups(model, -1.0)
+    with pytest.raises(ValueError, match="weight_decay"):
+        param_groups(model, float("nan"))
+    with pytest.raises(TypeError, match="weight_decay"):
+        param_groups(model, "0.1")
 
 
 def test_importable_from_top_level():

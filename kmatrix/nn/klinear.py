@@ -12,6 +12,7 @@ import math
 import torch
 from torch import nn
 
+from ..core.validation import check_positive_int
 from ..families.kaleidoscope import KMatrix
 
 __all__ = ["KLinear"]
@@ -42,6 +43,8 @@ class KLinear(nn.Module):
         generator: torch.Generator | None = None,
     ):
         super().__init__()
+        in_features = check_positive_int(in_features, "in_features")
+        out_features = check_positive_int(out_features, "out_features")
         if not isinstance(bias, bool):
             raise TypeError(f"bias: expected a bool, got {bias!r}")
         self.weight = KMatrix(

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 
+import torch
 from torch import nn
 
 from ..core.structured import StructuredMatrix
@@ -25,11 +28,17 @@ def replace_linear(
     ``expansion``, ``init``, ...). The bias values are copied; the K-matrix weight is freshly
     initialised (it generally cannot equal the old dense weight). Linear layers owned by an
     ``nn.MultiheadAttention`` are skipped: that module reads their ``.weight`` tensor directly.
+    A bare ``nn.Linear`` passed as ``model`` (name ``""`` for ``filter``) cannot be swapped in
+    place: its replacement is returned instead.
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     if filter is not None and not callable(filter):
         raise TypeError(f"filter: expected a callable (name, module) -> bool, got {filter!r}")
+    if isinstance(model, nn.Linear):  # no parent to swap it in: return the replacement
+        if filter is not None and not filter("", model):
+            return model
+        return _klinear_like(model, kwargs)
     targets = []
     for parent_name, parent in model.named_modules():
         if isinstance(parent, nn.MultiheadAttention):
@@ -41,12 +50,17 @@ def replace_linear(
             if filter is None or filter(full, child):
                 targets.append((parent, child_name, child))
     for parent, child_name, lin in targets:
-        kw = {"dtype": lin.weight.dtype, "device": lin.weight.device, **kwargs}
-        new = KLinear(lin.in_features, lin.out_features, bias=lin.bias is not None, **kw)
-        if lin.bias is not None:
-            new.bias.data.copy_(lin.bias.detach())
-        setattr(parent, child_name, new)
+        setattr(parent, child_name, _klinear_like(lin, kwargs))
     return model
+
+
+def _klinear_like(lin: nn.Linear, kwargs: dict) -> KLinear:
+    kw = {"dtype": lin.weight.dtype, "device": lin.weight.device, **kwargs}
+    new = KLinear(lin.in_features, lin.out_features, bias=lin.bias is not None, **kw)
+    if lin.bias is not None:
+        with torch.no_grad():
+            new.bias.copy_(lin.bias.detach())
+    return new
 
 
 def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
@@ -58,9 +72,11 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
+    if isinstance(weight_decay, bool) or not isinstance(weight_decay, numbers.Real):
+        raise TypeError(f"weight_decay: expected a non-negative number, got {weight_decay!r}")
     wd = float(weight_decay)
-    if wd < 0:
-        raise ValueError(f"weight_decay: expected a non-negative number, got {weight_decay}")
+    if not math.isfinite(wd) or wd < 0:
+        raise ValueError(f"weight_decay: expected a finite non-negative number, got {weight_decay}")
     structured: dict[int, nn.Parameter] = {}
     for mod in model.modules():
         if isinstance(mod, StructuredMatrix):
