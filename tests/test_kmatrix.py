@@ -14,6 +14,7 @@ import torch
 import kmatrix
 from kmatrix import KMatrix
 from kmatrix.core.compose import Product
+from kmatrix.families import kaleidoscope as kaleidoscope_module
 from kmatrix.testing.battery import normwise_error, random_tensor
 from kmatrix.testing.zoo.butterfly import apply_stages_reference, kmatrix_reference
 
@@ -72,6 +73,30 @@ def test_transpose_relation(gen):
     assert torch.allclose(K.T.to_dense().detach(), D.T, atol=1e-13)
     assert torch.allclose(K.H.to_dense().detach(), D.conj().T, atol=1e-13)
     assert any(p is K.twiddle for p in K.H.parameters())
+
+
+def test_transpose_runs_kernel_forward_on_reversed_stages(monkeypatch, gen):
+    """.T / .H run the fused kernel's forward once on the reversed, (conjugate-)transposed
+    stages — the native transpose, not autograd through the forward product."""
+    calls = []
+    real = kaleidoscope_module.butterfly_multiply
+
+    def spy(tw, x, increasing):
+        calls.append((tw.detach().clone(), list(increasing), torch.is_grad_enabled()))
+        return real(tw, x, increasing)
+
+    monkeypatch.setattr(kaleidoscope_module, "butterfly_multiply", spy)
+    K = KMatrix(8, 6, width=2, dtype=torch.complex128, generator=gen)
+    y = torch.randn(3, 6, dtype=torch.complex128, generator=gen)
+    D = K.to_dense().detach()
+    calls.clear()
+    with torch.no_grad():
+        outs = {"T": K.T(y), "H": K.H(y)}
+    assert len(calls) == 2 and all(inc == [False, True] * 2 for _, inc, _ in calls)
+    flipped = K.twiddle.detach().flip((0, 1, 2)).transpose(-1, -2).reshape(4, 1, 3, 4, 2, 2)
+    assert torch.equal(calls[0][0], flipped) and torch.equal(calls[1][0], flipped.conj())
+    assert torch.allclose(outs["T"], y @ D, atol=1e-12)
+    assert torch.allclose(outs["H"], y @ D.conj(), atol=1e-12)
 
 
 @pytest.mark.parametrize("shapes", [((8, 8), (8, 8)), ((6, 5), (7, 6)), ((3, 5), (6, 3))])

@@ -130,6 +130,14 @@ def test_identity(n):
     assert np.array_equal(_dense(I).real, np.eye(n))
 
 
+@pytest.mark.parametrize("n", [4096, 3000])
+def test_identity_large(n):
+    x = _vectors(n)
+    I = identity(n, dtype=torch.float64)
+    assert (I.width, I.expansion, I.size) == (1, 1, 4096)
+    assert np.array_equal(_apply(I, x), x)
+
+
 # ------------------------------------------------------------------------- DCT / DST
 @pytest.mark.parametrize("n", SMALL)
 def test_dct_dst_dense(n):

@@ -41,7 +41,9 @@ class Butterfly(StructuredMatrix):
         the matrix is B_N^(N) ⋯ B_2^(N). False: strides N/2, …, 1 (the shape of B*, e.g. the
         transpose of an increasing-stride butterfly).
     init : str or tensor
-        ``"random"`` (entries N(0, 1/2) scaled so that Var(y_i) = Var(x_j) for i.i.d. inputs),
+        ``"random"`` (each 2×2 block with independent unit-norm random columns, so every stage
+        keeps E‖y‖² = ‖x‖², scaled so that the corner keeps Var(y_i) = Var(x_j) for i.i.d.
+        inputs; see :func:`~kmatrix.families._twiddle.make_twiddle`),
         ``"orthogonal"`` / ``"unitary"`` (each 2×2 block a rotation / Haar unitary, so the N×N
         butterfly is orthogonal / unitary), ``"identity"``, or an explicit twiddle tensor of
         shape :attr:`twiddle_shape` (kept exactly, dtype kept unless ``dtype`` is given).

@@ -53,8 +53,9 @@ class KMatrix(StructuredMatrix):
     expansion : int
         e ≥ 1: the size N is computed from e·max(in_size, out_size).
     init : str or tensor
-        ``"random"`` (entries N(0, 1/2) scaled so Var(y_i) = Var(x_j) for i.i.d. inputs, whatever
-        w), ``"orthogonal"`` / ``"unitary"`` (every 2×2 block a rotation / Haar unitary: every
+        ``"random"`` (each 2×2 block with independent unit-norm random columns, so every stage
+        keeps E‖y‖² = ‖x‖², scaled so Var(y_i) = Var(x_j) for i.i.d. inputs, whatever w; see
+        :func:`~kmatrix.families._twiddle.make_twiddle`), ``"orthogonal"`` / ``"unitary"`` (every 2×2 block a rotation / Haar unitary: every
         factor is orthogonal / unitary, so deep products neither explode nor vanish),
         ``"identity"`` (every block I), or an explicit twiddle tensor of shape
         (w, 2, log2 N, N/2, 2, 2), kept exactly (its dtype kept unless ``dtype`` is given).

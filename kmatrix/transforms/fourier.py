@@ -37,9 +37,10 @@ def dft(n: int, dtype: torch.dtype | None = None) -> KMatrix:
 def idft(n: int, dtype: torch.dtype | None = None) -> KMatrix:
     """F_n⁻¹ = conj(F_n)/n (= ``torch.fft.ifft``, including the 1/n).
 
-    Returns a complex :class:`~kmatrix.KMatrix` of the same width and expansion as
-    :func:`dft` (width 1 / expansion 1 for n a power of two, else width 2 / expansion 2): the
-    conjugated twiddles with 1/n folded into the first stage.
+    Returns a complex :class:`~kmatrix.KMatrix` in ``dtype`` (as :func:`dft`: a real dtype
+    selects the complex dtype of its precision) of the same width and expansion as :func:`dft`
+    (width 1 / expansion 1 for n a power of two, else width 2 / expansion 2): the conjugated
+    twiddles with 1/n folded into the first stage.
     """
     n = check_size(n)
     dtype = complex_dtype_of(resolve_dtype(dtype))
