@@ -63,6 +63,20 @@ def test_builder_folds_constants_into_gates():
     assert lines[0].startswith("g4 = 2·x0 + x1") and lines[-1] == "outputs: y0 = g4, y1 = g6, y2 = x3, y3 = g7"
 
 
+def test_builder_integer_powers():
+    # w ** k by repeated squaring: ⌊log₂ k⌋ + popcount(k) − 1 products; w ** −k one quotient more
+    for k in range(-4, 14):
+        c = Circuit(1)
+        c.output((2 * c.x[0]) ** k)
+        t = Fraction(-3, 5)
+        assert c.evaluate([t], field="fraction") == [(2 * t) ** k]
+        K = abs(k)
+        want = 0 if K == 0 else K.bit_length() - 1 + K.bit_count() - 1
+        assert c.counts()["mul"] == want and c.counts()["div"] == (k < 0)
+    with pytest.raises(TypeError, match="integer power"):
+        Circuit(1).x[0] ** 0.5
+
+
 def test_builder_affine_constants_make_constant_nodes():
     c = Circuit(1)
     c.output(c.x[0] + 3)
@@ -300,6 +314,10 @@ def test_torch_dtypes_and_autograd():
     with pytest.raises(TypeError, match="complex constants"):
         fft(4)(torch.randn(4), dtype=torch.float32)
     x = torch.randn(8, dtype=torch.float64, requires_grad=True)
+    # the no-graph path (one preallocated buffer) and the autograd path (concatenation) agree
+    for circ in (c, horner(5), polynomial_multiply(4)):
+        z = torch.randn(3, circ.n_inputs, dtype=torch.float64)
+        assert torch.equal(circ(z), circ(z.clone().requires_grad_()).detach())
     (c(x) ** 2).sum().backward()  # autograd flows through the layer-vectorised evaluation
     H = torch.from_numpy(scipy.linalg.hadamard(8)).double()
     assert torch.allclose(x.grad, 2 * H.T @ (H @ x.detach()), atol=1e-12)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from kmatrix.circuits import fft, horner
+from kmatrix.circuits import fft, horner, prefix_sums
+from kmatrix.circuits.draw import layout
 from kmatrix.cli.main import main
 
 
@@ -38,6 +39,26 @@ def test_cli_errors(capsys):
         main(["circuits", "show", "fft", "--n", "6", "--no-draw"])
     assert main(["circuits", "list"]) == 0
     assert "polynomial_multiply" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("n", [4, 8, 16])
+def test_fft_layout_is_figure_2(n):
+    # Figure 2 / 3 of the survey: inputs in bit-reversed order on the left, outputs y0 … y_{n−1}
+    # top to bottom on the right, one butterfly value per lane in between (n rows per column)
+    c = fft(n)
+    xy, height = layout(c)
+    k = n.bit_length() - 1
+    top_down = sorted(range(n), key=lambda j: -xy[j][1])
+    assert top_down == [int(format(i, f"0{k}b")[::-1], 2) for i in range(n)]
+    assert [xy[o] for o in c.outputs] == [(k, height - 1 - r) for r in range(n)]
+    assert height == n and all(xy[g][1] in range(n) for layer in c.layers() for g in layer)
+
+
+def test_layout_places_every_node_once():
+    c = prefix_sums(7)
+    xy, _ = layout(c)
+    assert set(xy) == set(range(c.num_nodes))
+    assert len(set(xy.values())) == c.num_nodes and all(xy[i][0] == c.node_depth(i) for i in xy)
 
 
 def test_draw_returns_figure_and_refuses_huge(tmp_path):

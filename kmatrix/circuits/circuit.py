@@ -100,6 +100,24 @@ class Wire:
     def __rtruediv__(self, other):
         return self.circuit._w_div(self._lift(other), self)
 
+    def __pow__(self, k):
+        """``w ** k`` for an integer k by repeated squaring: ⌊log₂ k⌋ + popcount(k) − 1 product
+        gates (k ≥ 1; the scale c of ``c·node`` is folded as cᵏ); ``w ** 0`` is the constant 1,
+        ``w ** -k`` is ``1 / w ** k`` (one more gate, a quotient)."""
+        if isinstance(k, bool) or not isinstance(k, int):
+            raise TypeError(f"k: a circuit can only raise to an integer power, got {k!r}")
+        if k < 0:
+            return 1 / (self**-k)
+        result, base = None, self
+        while True:  # binary method, least significant bit first
+            if k & 1:
+                result = base if result is None else result * base
+            k >>= 1
+            if not k:
+                break
+            base = base * base
+        return Wire(self.circuit, None, 1) if result is None else result
+
     def __repr__(self) -> str:
         if self.node is None:
             return f"Wire(const {self.coef!r})"

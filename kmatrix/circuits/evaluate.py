@@ -28,9 +28,15 @@ __all__ = ["evaluate", "evaluate_exact", "evaluate_torch", "layer_plan", "to_den
 
 
 def _has_complex_constant(circuit: Circuit) -> bool:
-    return any(isinstance(v, complex) for v in circuit._alpha) or any(
+    """True when some constant of the circuit is complex (cached until the circuit changes)."""
+    hit = circuit._cache.get("complex")
+    if hit is not None and hit[0] == circuit._version:
+        return hit[1]
+    res = any(isinstance(v, complex) for v in circuit._alpha) or any(
         isinstance(v, complex) for v in circuit._beta
     )
+    circuit._cache["complex"] = (circuit._version, res)
+    return res
 
 
 class _Layer:
@@ -158,29 +164,51 @@ def check_input_tensor(circuit: Circuit, x: Any, n: int, name: str = "x") -> tor
     return x
 
 
+def _layer_parts(L: dict, buf: torch.Tensor) -> list[torch.Tensor]:
+    """The new columns of one layer (unary, binary, mul, div gates, in plan order)."""
+    parts = []
+    if L["unary"] is not None:
+        a, al = L["unary"]
+        parts.append(buf[:, a] * al)
+    if L["binary"] is not None:
+        a, b, al, be = L["binary"]
+        parts.append(buf[:, a] * al + buf[:, b] * be)
+    if L["mul"] is not None:
+        a, b = L["mul"]
+        parts.append(buf[:, a] * buf[:, b])
+    if L["div"] is not None:
+        a, b = L["div"]
+        parts.append(buf[:, a] / buf[:, b])
+    return parts
+
+
 def forward_buffer(circuit: Circuit, x2: torch.Tensor) -> torch.Tensor:
-    """All node values of the rows of x2 (B, n) already in the target dtype, in plan columns."""
+    """All node values of the rows of x2 (B, n) already in the target dtype, in plan columns.
+
+    Without autograd the (B, ncols) buffer is allocated once and each layer writes its slice:
+    O(B · ncols) memory traffic in all, so deep narrow circuits (Horner, sequential sums) cost
+    O(B · size), not O(B · size · depth). When x2 needs a graph, the layers are concatenated
+    out of place instead (in-place slice writes would make the backward pass quadratic)."""
     plan = layer_plan(circuit)
     consts, layers = _plan_tensors(circuit, plan, x2.dtype, x2.device)
-    B = x2.shape[0]
+    B, n = x2.shape
+    if not (torch.is_grad_enabled() and x2.requires_grad):
+        buf = x2.new_empty(B, plan["ncols"])
+        buf[:, :n] = x2
+        if plan["consts"]:
+            buf[:, n : n + len(plan["consts"])] = consts
+        for Lp, L in zip(plan["layers"], layers):
+            pos = Lp.start
+            for part in _layer_parts(L, buf):
+                k = part.shape[1]
+                buf[:, pos : pos + k] = part
+                pos += k
+        return buf
     buf = x2
     if plan["consts"]:
         buf = torch.cat([buf, consts.expand(B, -1)], dim=1)
     for L in layers:
-        parts = []
-        if L["unary"] is not None:
-            a, al = L["unary"]
-            parts.append(buf[:, a] * al)
-        if L["binary"] is not None:
-            a, b, al, be = L["binary"]
-            parts.append(buf[:, a] * al + buf[:, b] * be)
-        if L["mul"] is not None:
-            a, b = L["mul"]
-            parts.append(buf[:, a] * buf[:, b])
-        if L["div"] is not None:
-            a, b = L["div"]
-            parts.append(buf[:, a] / buf[:, b])
-        buf = torch.cat([buf, *parts], dim=1)
+        buf = torch.cat([buf, *_layer_parts(L, buf)], dim=1)
     return buf
 
 
