@@ -1,17 +1,21 @@
 """``kmatrix bench circuits``: the size constants of Baur–Strassen and of transposition.
 
-For each library circuit (and random circuits) it prints
+For each library circuit — ``circuits.LIBRARY``, plus ``from_matrix`` of a dense random integer
+n×n matrix and the number-theoretic transform ``fft(n, field=GF(998244353))`` — and for random
+circuits it prints
 
 * size s and depth d of the circuit C;
 * size of the gradient circuit C′ (inputs (x, seed), Theorem 3.6) and c = size(C′)/s;
 * for linear circuits, the transposed circuit's size, additions and multiplications by constants
   (lin coefficients ∉ {0, ±1}) by DAG reversal and by Baur–Strassen on yᵀWx (Theorem 3.10),
-  against the original's (reversal on a reduced circuit: same multiplications,
-  #outputs − #inputs more additions);
+  their ratios to s, and the Theorem 3.10 check: ``=`` when C is reduced and the reversal has
+  exactly C's multiplications by constants and #outputs − #inputs more additions, ``≤`` when C
+  is not reduced and both are at most that, ``FAIL`` otherwise;
 * the wall-time ratio gradient(at)/evaluate(x) of the torch passes (median of repeats, batch
-  64, float64; noisy on a shared machine) — Baur–Strassen's constant in time.
+  64, float64/complex128; noisy on a shared machine) — Baur–Strassen's constant in time.
 
-Sizes are exact counts (deterministic); only the last column is a timing.
+Sizes are exact counts (deterministic); only the last column is a timing. A summary line gives
+the largest c over the library and over the random circuits.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from fractions import Fraction
 
 import torch
 
-from ..circuits import LIBRARY, Circuit
+from ..circuits import GF, LIBRARY, Circuit, fft, from_matrix
 from ._timing import format_table, median_time
 
 
@@ -48,10 +52,44 @@ def _random_circuit(rng: random.Random, n: int, gates: int, linear: bool) -> Cir
     return c
 
 
+NTT_PRIME = 998244353  # = 119·2²³ + 1: GF(p) has 2^k-th roots of unity for k ≤ 23
+
+
+def _dense(n: int) -> Circuit:
+    rng = random.Random(n)
+    return from_matrix([[rng.randint(1, 9) * rng.choice([-1, 1]) for _ in range(n)] for _ in range(n)])
+
+
+def _library(sizes: list[int]) -> list[Circuit]:
+    out = []
+    builders = dict(LIBRARY)
+    builders["from_matrix"] = _dense
+    builders["ntt"] = lambda n: fft(n, field=GF(NTT_PRIME))
+    for name, build in builders.items():
+        for n in sizes:
+            if name in ("polynomial_multiply", "from_matrix") and n > 32:
+                n = 32  # 3^k products / n² entries: keep the table quick
+            out.append(build(n))
+    return out
+
+
+def theorem_3_10_check(c: Circuit, rev: dict) -> str:
+    """'=' / '≤' when the reversal's counts meet Theorem 3.10 (reduced / not reduced), else 'FAIL'."""
+    k = c.counts()
+    extra = c.n_outputs - c.n_inputs
+    if c.is_reduced:
+        ok = rev["const_mults"] == k["const_mults"] and rev["additions"] == k["additions"] + extra
+        return "=" if ok else "FAIL"
+    n_used = sum(c.live()[: c.n_inputs])
+    ok = rev["const_mults"] <= k["const_mults"] and rev["additions"] <= k["additions"] + c.n_outputs - n_used
+    return "≤" if ok else "FAIL"
+
+
 def _row(c: Circuit, timing: bool) -> list:
     k = c.counts()
     g = c.gradient_circuit()
-    row = [c.name, c.n_inputs, c.n_outputs, k["size"], c.depth, g.size, g.size / max(k["size"], 1)]
+    s = max(k["size"], 1)
+    row = [c.name, c.n_inputs, c.n_outputs, k["size"], c.depth, g.size, g.size / s]
     if c.is_linear:
         r = c.transpose("reverse").counts()
         b = c.transpose("baur-strassen").counts()
@@ -59,17 +97,23 @@ def _row(c: Circuit, timing: bool) -> list:
             f"{k['additions']}/{k['const_mults']}",
             f"{r['size']} ({r['additions']}/{r['const_mults']})",
             f"{b['size']} ({b['additions']}/{b['const_mults']})",
-            r["size"] / max(k["size"], 1),
+            r["size"] / s,
+            b["size"] / s,
+            theorem_3_10_check(c, r),
         ]
     else:
-        row += ["-", "-", "-", "-"]
+        row += ["-"] * 6
     if timing:
-        x = torch.randn(64, c.n_inputs, dtype=torch.complex128 if "fft" in c.name else torch.float64)
-        x = x.abs() + 0.5 if not c.is_linear else x  # keep divisions away from 0
-        s = torch.randn(64, c.n_outputs, dtype=x.dtype)
-        t_f = median_time(lambda: c(x), repeats=5, warmup=1)
-        t_g = median_time(lambda: c.gradient(x, s), repeats=5, warmup=1)
-        row.append(t_g / t_f)
+        if c.field is not None:
+            row.append("-")  # GF(p) circuits evaluate exactly, not with torch
+        else:
+            cplx = any(isinstance(v, complex) for v in (g_.alpha for g_ in c.nodes()))
+            x = torch.randn(64, c.n_inputs, dtype=torch.complex128 if cplx else torch.float64)
+            x = x.abs() + 0.5 if not c.is_linear else x  # keep divisions away from 0
+            sd = torch.randn(64, c.n_outputs, dtype=x.dtype)
+            t_f = median_time(lambda: c(x), repeats=5, warmup=1)
+            t_g = median_time(lambda: c.gradient(x, sd), repeats=5, warmup=1)
+            row.append(t_g / t_f)
     return row
 
 
@@ -81,30 +125,40 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
     timing = not args.no_timing
     headers = ["circuit", "n_in", "n_out", "size", "depth", "grad size", "c=grad/size",
-               "C adds/mults", "rev size (adds/mults)", "BS size (adds/mults)", "rev/size"]
+               "C adds/mults", "rev size (adds/mults)", "BS size (adds/mults)", "rev/size", "BS/size",
+               "Thm 3.10"]
     if timing:
         headers.append("t_grad/t_eval")
-    rows = []
-    for name, build in LIBRARY.items():
-        for n in args.sizes:
-            if name == "polynomial_multiply" and n > 32:
-                n = 32
-            rows.append(_row(build(n), timing))
+    rows = [_row(c, timing) for c in _library(args.sizes)]
     print(format_table(headers, rows))
+    c_lib = max(r[6] for r in rows)
+    worst = max(rows, key=lambda r: r[6])[0]
+    bs_lib = max((r[11] for r in rows if r[11] != "-"), default=float("nan"))
+    print(f"library: c = grad size/size ≤ {c_lib:.2f} (largest: {worst}); BS-transpose size/size ≤ {bs_lib:.2f}")
     rng = random.Random(0)
     for linear in (True, False):
-        cs, ts = [], []
+        cs, rs, bs, checks = [], [], [], []
         for _ in range(args.random):
             c = _random_circuit(rng, rng.randint(2, 8), rng.randint(5, 60), linear)
             cs.append(c.gradient_circuit().size / c.size)
             if linear:
-                ts.append(c.transpose("baur-strassen").size / c.size)
+                r = c.transpose("reverse").counts()
+                rs.append(r["size"] / c.size)
+                bs.append(c.transpose("baur-strassen").size / c.size)
+                checks.append(theorem_3_10_check(c, r))
         kind = "linear" if linear else "non-linear"
-        print(
+        line = (
             f"random {kind} circuits ({args.random}, 5–60 gates): c = grad size/size "
             f"min {min(cs):.2f} mean {sum(cs) / len(cs):.2f} max {max(cs):.2f}"
-            + (f"; BS-transpose size/size mean {sum(ts) / len(ts):.2f} max {max(ts):.2f}" if ts else "")
         )
+        if linear:
+            line += (
+                f"; rev size/size mean {sum(rs) / len(rs):.2f} max {max(rs):.2f}"
+                f"; BS size/size mean {sum(bs) / len(bs):.2f} max {max(bs):.2f}"
+                f"; Thm 3.10: {checks.count('=')} '=' (reduced), {checks.count('≤')} '≤', "
+                f"{checks.count('FAIL')} FAIL"
+            )
+        print(line)
     return 0
 
 

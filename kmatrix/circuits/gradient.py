@@ -17,8 +17,13 @@ grad_outputs = conj(s)).
 ``index_add_``; exact: one Python pass per sample); :func:`gradient_circuit` *builds* the pass
 as a circuit with inputs (x, s) — the circuit 𝒞′ of Theorem 3.6. Its size is at most
 size(𝒞) (forward copies, only of the gates whose values a product or quotient needs) + 2 per
-product + 2 per quotient + one addition per extra consumer of each node + the O(n) outputs;
-``kmatrix bench circuits`` measures c = size(𝒞′)/size(𝒞) on the library and random circuits.
+product + 2 per quotient + one addition per extra consumer of each node + the O(n) outputs,
+so size(𝒞′) ≤ 5·size(𝒞) + n + m (≤ 2·size(𝒞) + n + m for a linear 𝒞; both asserted in the
+tests). **Measured** (``kmatrix bench circuits``, exact counts): c = size(𝒞′)/size(𝒞) is exactly
+1 on every linear library circuit (fft, NTT, hadamard, prefix sums, toeplitz, from_matrix: 𝒞′ is
+then the reversed circuit in s), 1.6–1.8 for Karatsuba, 2.0–2.5 for Horner (→ 5/2 as n grows:
+per step one forward copy, two products, one addition for d[t]), and over random circuits of
+5–60 gates at most 1.21 (linear) and 3.03 (non-linear, with quotients).
 """
 
 from __future__ import annotations
