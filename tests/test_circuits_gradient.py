@@ -96,7 +96,9 @@ def test_gradient_with_division_exact_and_float(c, data):
     assume(v is not None)
     ref = _exact_gradient_reference(c, x, s)
     assert c.gradient(x, s, field="fraction") == ref
-    assert c.gradient_circuit().evaluate(x + s, field="fraction") == ref
+    gc = c.gradient_circuit()
+    assert gc.evaluate(x + s, field="fraction") == ref
+    assert gc.size <= 5 * c.size + n + m  # Theorem 3.6's bound with the constants of gradient.py
     try:
         g = c.gradient(x, s, field=GF(P))
     except ZeroDivisionError:

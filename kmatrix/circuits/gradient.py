@@ -22,7 +22,8 @@ so size(𝒞′) ≤ 5·size(𝒞) + n + m (≤ 2·size(𝒞) + n + m for a line
 tests). **Measured** (``kmatrix bench circuits``, exact counts): c = size(𝒞′)/size(𝒞) is exactly
 1 on every linear library circuit (fft, NTT, hadamard, prefix sums, toeplitz, from_matrix: 𝒞′ is
 then the reversed circuit in s), 1.6–1.8 for Karatsuba, 2.0–2.5 for Horner (→ 5/2 as n grows:
-per step one forward copy, two products, one addition for d[t]), and over random circuits of
+per step two forward copies — the product and the sum the next
+product reads — two adjoint products and one addition into d[t]), and over random circuits of
 5–60 gates at most 1.21 (linear) and 3.03 (non-linear, with quotients).
 """
 
