@@ -8,6 +8,8 @@ from torch import nn
 from ..core.compose import register_rule
 from ..core.structured import StructuredMatrix
 from ..core.validation import as_tensor, check_finite
+from .diagonal import Diagonal
+from .permutation import Permutation
 
 __all__ = ["Dense", "dense_flops"]
 
@@ -20,7 +22,10 @@ def dense_flops(m: int, n: int, is_complex: bool = False) -> int:
 class Dense(StructuredMatrix):
     """W given by all its entries. ``num_params`` = mn; flops = m(2n−1) over ℝ and m(8n−2) over
     ℂ (a complex multiply is 4 real multiplies + 2 additions, a complex addition 2 additions:
-    per row n multiplies and n−1 additions)."""
+    per row n multiplies and n−1 additions).
+
+    Composition: Dense + anything and Dense @ Dense are Dense; a Diagonal or a Permutation next
+    to a Dense is absorbed into it (rows/columns scaled or permuted: same cost, one factor)."""
 
     def __init__(self, W, dtype: torch.dtype | None = None):
         W = as_tensor(W, "W", dtype=dtype, ndim=2)
@@ -61,3 +66,33 @@ def _add_dense(a, b):
 @register_rule("matmul", Dense, Dense)
 def _dense_matmul(a, b):
     return Dense(a.weight.detach() @ b.weight.detach())
+
+
+def _promoted(a, b):
+    return torch.promote_types(a.dtype, b.dtype)
+
+
+@register_rule("matmul", Dense, Diagonal)
+def _dense_diag(a, b):
+    """W diag(d): column j scaled by d[j]."""
+    dt = _promoted(a, b)
+    return Dense(a.weight.detach().to(dt) * b.diag.detach().to(dt)[None, :])
+
+
+@register_rule("matmul", Diagonal, Dense)
+def _diag_dense(a, b):
+    """diag(d) W: row i scaled by d[i]."""
+    dt = _promoted(a, b)
+    return Dense(a.diag.detach().to(dt)[:, None] * b.weight.detach().to(dt))
+
+
+@register_rule("matmul", Permutation, Dense)
+def _perm_dense(a, b):
+    """(P W)[i, :] = W[perm[i], :]."""
+    return Dense(b.weight.detach()[a.perm].to(_promoted(a, b)))
+
+
+@register_rule("matmul", Dense, Permutation)
+def _dense_perm(a, b):
+    """(W P)[:, j] = W[:, perm⁻¹[j]] (P[i, perm[i]] = 1)."""
+    return Dense(a.weight.detach()[:, b.inverse_perm].to(_promoted(a, b)))
