@@ -300,6 +300,13 @@ def test_from_matrix(m, n):
     assert torch.allclose(from_matrix(Wt).to_dense(), Wt, atol=1e-15, rtol=0)
     Z = [[0] * n for _ in range(m)]
     assert from_matrix(Z).to_dense("fraction") == Z  # zero rows: the gate 0·x0
+    # numpy arrays: integer entries stay exact, float entries evaluate in float64
+    A = rng.integers(-9, 10, (m, n))
+    cA = Circuit.from_matrix(A)
+    assert cA.to_dense("fraction") == A.tolist() and cA.depth <= max(1, math.ceil(math.log2(n)))
+    assert cA.size <= m * max(n - 1, 1)
+    Af = rng.standard_normal((m, n))
+    assert torch.allclose(Circuit.from_matrix(Af).to_dense(), torch.from_numpy(Af), atol=1e-15 * n, rtol=0)
 
 
 def test_torch_dtypes_and_autograd():
