@@ -1,4 +1,9 @@
-"""Diagonal matrices D = diag(d). θ = d (n scalars); product O(n)."""
+"""Diagonal matrices D = diag(d) (the survey's notation, §1): D[i, i] = d[i], zero elsewhere.
+
+θ = d (n scalars, ``num_params`` = n). Product (D x)[i] = d[i]·x[i]: O(n), flops n over ℝ and 6n
+over ℂ (one complex multiplication each). D is symmetric (Dᵀ = D, shares θ); Dᴴ = diag(conj d).
+Diagonal @ Diagonal and Diagonal + Diagonal stay diagonal; a Diagonal next to a Dense or Sparse
+matrix is absorbed into it (rows or columns scaled)."""
 
 from __future__ import annotations
 

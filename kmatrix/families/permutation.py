@@ -1,5 +1,7 @@
 """Permutation matrices: (P x)[i] = x[perm[i]], i.e. P[i, perm[i]] = 1. No parameters; O(n)
-data movement and 0 flops."""
+data movement and 0 flops (``num_params`` = 0). Pᵀ = P⁻¹ (the inverse permutation), P₁P₂ is the
+permutation ``p2[p1]``. Every permutation of n = 2^k points is in BB* (survey Thm 5.6, via the
+Beneš network; see NOTES.md)."""
 
 from __future__ import annotations
 
