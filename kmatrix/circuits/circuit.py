@@ -524,7 +524,7 @@ class Circuit:
     @staticmethod
     def _fmt_const(v) -> str:
         if isinstance(v, complex):
-            return f"({v.real:.4g}{v.imag:+.4g}j)"
+            return f"{v.imag:.4g}j" if v.real == 0 else f"({v.real:.4g}{v.imag:+.4g}j)"
         if isinstance(v, float):
             return f"{v:.6g}"
         return str(v) if not isinstance(v, Fraction) else f"({v})"
@@ -535,8 +535,18 @@ class Circuit:
             return name if first else f"+ {name}"
         if self._is_minus_one(coef):
             return f"-{name}" if first else f"- {name}"
+        if not first and self._is_negative(coef):  # "a - 3·x", not "a + -3·x"
+            return f"- {self._fmt_const(-coef)}·{name}"
         s = f"{self._fmt_const(coef)}·{name}"
         return s if first else f"+ {s}"
+
+    def _is_negative(self, v) -> bool:
+        """A real coefficient < 0, or a purely imaginary one with negative imaginary part."""
+        if self.field is not None:
+            return False
+        if isinstance(v, complex):
+            return v.real == 0 and v.imag < 0
+        return v < 0
 
     def _is_minus_one(self, v) -> bool:
         return (v % self.field.p == self.field.p - 1) if self.field is not None else v == -1
