@@ -36,7 +36,13 @@ def _reference(M):
     Q = G @ H.T
     if M.form == "sylvester":
         W = scipy.linalg.solve_sylvester(Lm, -Rm, Q)
-    else:
+    elif np.linalg.cond(Lm) < 1e8:  # W − LWR = Q  ⇔  L⁻¹W − WR = L⁻¹Q (a Sylvester equation)
+        Li = np.linalg.inv(Lm)
+        W = scipy.linalg.solve_sylvester(Li, -Rm, Li @ Q)
+    elif np.linalg.cond(Rm) < 1e8:  # ⇔  −LW + WR⁻¹ = QR⁻¹
+        Ri = np.linalg.inv(Rm)
+        W = scipy.linalg.solve_sylvester(-Lm, Ri, Q @ Ri)
+    else:  # both operators singular: the (mn)×(mn) Kronecker system (small sizes only)
         K = np.eye(m * n) - np.kron(Rm.T, Lm)
         W = np.linalg.solve(K, Q.reshape(-1, order="F")).reshape(m, n, order="F")
     return torch.from_numpy(np.ascontiguousarray(W))
@@ -68,6 +74,12 @@ def _vandermonde_like(n, dt, g):
     return LDR.vandermonde_like(*_gens(n + 2, n, 1, dt, g), a)
 
 
+def _vandermonde_like_stein(n, dt, g):
+    # (diag(a), Z) in the Stein form with |a| ≤ 1: the kernel is a_i^j itself, stable at any n
+    a = _away_from_zero(n + 2, dt, g, 0.5, 1.0)
+    return LDR.vandermonde_like(*_gens(n + 2, n, 1, dt, g), a, form="stein")
+
+
 def _cauchy_like(n, dt, g):
     s = random_tensor((n,), dt, g)
     t = random_tensor((n + 3,), dt, g) + 5.0  # well separated from s
@@ -93,7 +105,9 @@ def _complex_f(n, dt, g):
 ENTRIES = [
     ZooEntry("LDR-toeplitz-like", _toeplitz_like, _reference),
     ZooEntry("LDR-stein-shifts", _stein_shifts, _reference, bench=False),
-    ZooEntry("LDR-vandermonde-like", _vandermonde_like, _reference),
+    # the NOTES form (diag(a), Zᵀ) overflows for large n (kernel a^{-1-j}): battery sizes only
+    ZooEntry("LDR-vandermonde-like", _vandermonde_like, _reference, bench=False),
+    ZooEntry("LDR-vandermonde-like-stein", _vandermonde_like_stein, _reference),
     ZooEntry("LDR-cauchy-like", _cauchy_like, _reference),
     ZooEntry("LDR-stein-shift-diag", _stein_shift_diag, _reference, bench=False),
     ZooEntry("LDR-stein-diag-diag", _stein_diag_diag, _reference, bench=False),
