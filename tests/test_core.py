@@ -194,3 +194,36 @@ def test_public_namespace_exports_every_family():
     assert set(families.__all__) <= set(kmatrix.__all__)
     for name in kmatrix.__all__:
         assert hasattr(kmatrix, name), name
+
+
+@pytest.mark.parametrize("make", [
+    lambda: kmatrix.Toeplitz(torch.randn(4, dtype=torch.float64)),
+    lambda: kmatrix.Fourier(4, dtype=torch.complex128),
+    lambda: Dense(torch.randn(3, 4, dtype=torch.float64)),
+    lambda: Diagonal(torch.randn(4, dtype=torch.float64)) @ Permutation(torch.randperm(4)),
+])
+def test_empty_batch(make):
+    M = make()
+    for x in (torch.randn(0, M.shape[1], dtype=torch.float64), torch.randn(2, 0, M.shape[1], dtype=torch.complex128)):
+        y = M(x)
+        assert y.shape == (*x.shape[:-1], M.shape[0])
+        assert y.dtype == torch.promote_types(M.dtype, x.dtype)
+        assert M.T(torch.zeros(*x.shape[:-1], M.shape[0], dtype=x.dtype)).shape == x.shape
+
+
+def test_half_precision_matrix_on_complex_input():
+    D = Dense(torch.randn(3, 3), dtype=torch.float16)
+    x = torch.randn(2, 3, dtype=torch.complex64)
+    y = D(x)
+    assert y.dtype == torch.complex64
+    ref = x @ D.weight.detach().to(torch.complex64).T
+    assert (y - ref).abs().max() <= 1e-2 * ref.abs().max()
+
+
+def test_non_numeric_and_non_finite_arguments():
+    with pytest.raises(TypeError, match="W: expected a numeric array"):
+        Dense([["a", "b"]])
+    with pytest.raises(ValueError, match="scalar: expected a finite number"):
+        float("nan") * Diagonal(torch.randn(3))
+    with pytest.raises(ValueError, match="scalar: expected a finite number"):
+        kmatrix.Fourier(4) * float("inf")

@@ -10,6 +10,7 @@ operands' current values.
 
 from __future__ import annotations
 
+import cmath
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -62,6 +63,8 @@ def scale(a: StructuredMatrix, scalar) -> StructuredMatrix:
     """``scalar * a``: the family's own ``_scale`` if it has one, else ``Scaled``."""
     if isinstance(scalar, torch.Tensor):
         scalar = scalar.item()
+    if not cmath.isfinite(scalar):
+        raise ValueError(f"scalar: expected a finite number, got {scalar}")
     out = a._scale(scalar)
     return out if out is not None else Scaled(scalar, a)
 

@@ -170,12 +170,14 @@ class StructuredMatrix(nn.Module):
     def _apply_rows(self, x2: torch.Tensor, op) -> torch.Tensor:
         """Apply ``op`` (a (B, k) -> (B, l) linear map over ``self.dtype``) to the rows of x2,
         following the dtype rule: computation in the matrix's precision; a real matrix on a
-        complex input acts on the real and imaginary parts (stacked into one batch)."""
+        complex input acts on the real and imaginary parts (stacked into one batch). An empty
+        batch gives an empty result of the right shape and dtype (FFT backends reject B = 0)."""
+        if x2.shape[0] == 0:
+            return self._apply_rows(x2.new_zeros(1, x2.shape[1]), op)[:0]
         if x2.is_complex() and not self.is_complex:
-            cdt = complex_dtype_of(self.dtype)
-            x2 = x2.to(cdt)
             b = x2.shape[0]
-            y = op(torch.cat([x2.real, x2.imag], dim=0).contiguous())
+            parts = torch.cat([x2.real, x2.imag], dim=0).to(self.dtype).contiguous()
+            y = op(parts).to(real_dtype_of(complex_dtype_of(self.dtype)))
             return torch.complex(y[:b], y[b:])
         return op(x2.to(self.dtype))
 

@@ -62,6 +62,8 @@ def as_tensor(
             raise TypeError(f"{name}: expected a tensor or array-like, got {type(value).__name__}") from exc
         if arr.dtype == object:
             raise TypeError(f"{name}: expected a numeric array, got objects ({type(value).__name__})")
+        if arr.dtype.kind not in "biufc":
+            raise TypeError(f"{name}: expected a numeric array, got dtype {arr.dtype} ({type(value).__name__})")
         t = torch.from_numpy(np.ascontiguousarray(arr))
     if integer:
         if t.is_floating_point() or t.is_complex() or t.dtype == torch.bool:
