@@ -142,3 +142,18 @@ def stage_factor_dense(t: torch.Tensor, stride: int) -> torch.Tensor:
     out[j, i] = t[:, 1, 0]
     out[j, j] = t[:, 1, 1]
     return out
+
+
+class TwiddleParameter:
+    """Mixin for families whose θ is one twiddle tensor ``self.twiddle`` (Butterfly, KMatrix):
+    its shape and an exact in-place setter for the routing compilers of the roadmap."""
+
+    @property
+    def twiddle_shape(self) -> tuple[int, ...]:
+        return tuple(self.twiddle.shape)
+
+    def set_twiddle(self, value):
+        """Overwrite θ exactly with ``value`` (shape :attr:`twiddle_shape`; e.g. 0/1 switches
+        from a routing compiler), in place and outside autograd; returns ``self``."""
+        set_twiddle_(self.twiddle, value)
+        return self

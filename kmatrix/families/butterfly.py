@@ -16,7 +16,13 @@ from torch import nn
 from ..core.structured import StructuredMatrix
 from ..core.validation import check_positive_int
 from ..kernels import butterfly_multiply
-from ._twiddle import make_twiddle, padded_size, set_twiddle_, stage_factor_dense, transpose_twiddle
+from ._twiddle import (
+    TwiddleParameter,
+    make_twiddle,
+    padded_size,
+    stage_factor_dense,
+    transpose_twiddle,
+)
 
 __all__ = ["Butterfly", "stage_flops"]
 
@@ -27,7 +33,7 @@ def stage_flops(n: int, is_complex: bool) -> int:
     return 14 * n if is_complex else 3 * n
 
 
-class Butterfly(StructuredMatrix):
+class Butterfly(TwiddleParameter, StructuredMatrix):
     """A butterfly matrix B^(N) (Definition 5.3), or its upper-left ``out_size × in_size`` corner.
 
     Parameters
@@ -102,16 +108,6 @@ class Butterfly(StructuredMatrix):
         self.twiddle = nn.Parameter(tw)
 
     # ------------------------------------------------------------------ attributes
-    @property
-    def twiddle_shape(self) -> tuple[int, ...]:
-        return tuple(self.twiddle.shape)
-
-    def set_twiddle(self, value) -> Butterfly:
-        """Overwrite θ exactly with ``value`` (shape :attr:`twiddle_shape`; e.g. 0/1 switches
-        from a routing compiler), in place and outside autograd; returns ``self``."""
-        set_twiddle_(self.twiddle, value)
-        return self
-
     @property
     def _stack(self) -> int:
         return 1 if self.nstack is None else self.nstack

@@ -17,7 +17,13 @@ from ..core.compose import register_rule
 from ..core.structured import StructuredMatrix
 from ..core.validation import check_positive_int
 from ..kernels import butterfly_multiply
-from ._twiddle import make_twiddle, padded_size, set_twiddle_, stage_factor_dense, transpose_twiddle
+from ._twiddle import (
+    TwiddleParameter,
+    make_twiddle,
+    padded_size,
+    stage_factor_dense,
+    transpose_twiddle,
+)
 from .butterfly import stage_flops
 
 __all__ = ["KMatrix", "expansion_for", "kmatrix_size"]
@@ -39,7 +45,7 @@ def expansion_for(in_size: int, out_size: int, n: int) -> int:
     return e
 
 
-class KMatrix(StructuredMatrix):
+class KMatrix(TwiddleParameter, StructuredMatrix):
     """A K-matrix in (BB*)^w_e (Definition 5.4): the ``out_size × in_size`` upper-left corner of
     a product of w factors B·B* of size N = 2^⌈log2(e·max(in_size, out_size))⌉ (at least 2).
 
@@ -106,16 +112,6 @@ class KMatrix(StructuredMatrix):
         self.size = n
         self.levels = levels
         self.twiddle = nn.Parameter(tw)
-
-    @property
-    def twiddle_shape(self) -> tuple[int, ...]:
-        return tuple(self.twiddle.shape)
-
-    def set_twiddle(self, value) -> KMatrix:
-        """Overwrite θ exactly with ``value`` (shape :attr:`twiddle_shape`; e.g. 0/1 switches
-        from a routing compiler), in place and outside autograd; returns ``self``."""
-        set_twiddle_(self.twiddle, value)
-        return self
 
     @property
     def flops(self) -> int:
