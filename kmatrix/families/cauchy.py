@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ..core.structured import StructuredMatrix
-from ..core.validation import as_tensor, check_finite
+from ..core.validation import as_tensor, check_distinct, check_finite
 from . import _polynomial as poly
 
 __all__ = ["Cauchy"]
@@ -37,23 +37,11 @@ AUTO_MAX_GROWTH = 1e3
 
 
 # ---------------------------------------------------------------------- validation
-def _first_repeat(v: torch.Tensor):
-    seen: dict = {}
-    for i, z in enumerate(v.detach().cpu().tolist()):
-        if z in seen:
-            return seen[z], i
-        seen[z] = i
-    return None
-
-
 def check_cauchy_nodes(s: torch.Tensor, t: torch.Tensor) -> None:
     """Raise ValueError naming the argument and indices when s or t repeats a value or some
-    s_i == t_j (exact equality; O(m + n) time and memory)."""
-    for name, v in (("s", s), ("t", t)):
-        rep = _first_repeat(v)
-        if rep is not None:
-            i, j = rep
-            raise ValueError(f"{name}: expected distinct entries, but {name}[{i}] == {name}[{j}]")
+    s_i == t_j (exact equality; O((m + n) log(m + n)) time, O(m + n) memory)."""
+    check_distinct(s, "s")
+    check_distinct(t, "t")
     where_t = {}
     for j, z in enumerate(t.detach().cpu().tolist()):
         where_t.setdefault(z, j)
