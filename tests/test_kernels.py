@@ -101,6 +101,18 @@ def test_matches_dense_definition(kind, increasing, gen):
             assert rel(y, expected) <= 1e-13, (backend, L)
 
 
+def _outputs_and_grads(paths, tw, x, g):
+    """{name: (y, grad_twiddle, grad_x)} of each path f(twiddle, x) for the upstream gradient g."""
+    results = {}
+    for name, f in paths.items():
+        t = tw.clone().requires_grad_(True)
+        xx = x.clone().requires_grad_(True)
+        y = f(t, xx)
+        gt, gx = torch.autograd.grad(y, (t, xx), g, allow_unused=True, materialize_grads=True)
+        results[name] = (y.detach(), gt, gx)
+    return results
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     L=st.integers(0, 10),
@@ -126,13 +138,7 @@ def test_fused_matches_reference(L, S, B, kind, increasing, seed):
         "op": lambda t, xx: op_path(t, xx, increasing),  # custom-op path
         "reference": lambda t, xx: butterfly_multiply_reference(t, xx, increasing),
     }
-    results = {}
-    for name, f in paths.items():
-        t = tw.clone().requires_grad_(True)
-        xx = x.clone().requires_grad_(True)
-        y = f(t, xx)
-        gt, gx = torch.autograd.grad(y, (t, xx), g, allow_unused=True, materialize_grads=True)
-        results[name] = (y.detach(), gt, gx)
+    results = _outputs_and_grads(paths, tw, x, g)
     yr, gtr, gxr = results["reference"]
     # the explicit (autograd-free) reference backward, used by the op off-CPU
     gt2, gx2 = butterfly_multiply_reference_backward(tw, x, g, increasing)
@@ -420,13 +426,7 @@ def test_fused_chain_matches_reference(L, S, B, incs, kind, seed):
         "op": lambda t, xx: ButterflyMultiply.apply(t, xx, incs),
         "reference": sequential,
     }
-    results = {}
-    for name, f in paths.items():
-        t = tw.clone().requires_grad_(True)
-        xx = x.clone().requires_grad_(True)
-        y = f(t, xx)
-        gt, gx = torch.autograd.grad(y, (t, xx), g, allow_unused=True, materialize_grads=True)
-        results[name] = (y.detach(), gt, gx)
+    results = _outputs_and_grads(paths, tw, x, g)
     yr, gtr, gxr = results["reference"]
     for name in ("fused", "op"):
         yf, gtf, gxf = results[name]
