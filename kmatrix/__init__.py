@@ -2,9 +2,10 @@
 Matrices and (not so) Deep Learning").
 
 ``kmatrix.<Family>`` are the structured families, ``kmatrix.transforms`` the exact K-matrix
-constructions, ``kmatrix.circuits`` arithmetic circuits, ``kmatrix.nn`` the layers."""
+constructions, ``kmatrix.circuits`` arithmetic circuits, ``kmatrix.theorems`` the
+kaleidoscope theorems as constructions (benes, sparse_to_kmatrix, …), ``kmatrix.nn`` the layers."""
 
-from . import circuits, nn, transforms
+from . import circuits, nn, theorems, transforms
 from .core import Product, Scaled, StructuredMatrix, Sum, load, save
 from .families import (
     LDR,
@@ -25,6 +26,14 @@ from .families import (
     SparseProduct,
     Toeplitz,
     Vandermonde,
+)
+from .theorems import (
+    benes,
+    horizontal_step_to_butterfly,
+    is_horizontal_step,
+    kmatrix_product,
+    kmatrix_sum,
+    sparse_to_kmatrix,
 )
 
 __version__ = "0.1.0"
@@ -52,9 +61,16 @@ __all__ = [
     "Sum",
     "Toeplitz",
     "Vandermonde",
+    "benes",
     "circuits",
+    "horizontal_step_to_butterfly",
+    "is_horizontal_step",
+    "kmatrix_product",
+    "kmatrix_sum",
     "load",
     "nn",
     "save",
+    "sparse_to_kmatrix",
+    "theorems",
     "transforms",
 ]

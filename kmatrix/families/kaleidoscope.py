@@ -153,6 +153,17 @@ class KMatrix(TwiddleParameter, StructuredMatrix):
                 out.append(("B", stage_factor_dense(tw[i, 1, k], 1 << k)))
         return out
 
+    def compact(self) -> KMatrix:
+        """A new KMatrix (new parameters, copied exactly) without the factors B·B'^* whose
+        blocks are all exactly the 2×2 identity (identity factors left by a construction); at
+        least one factor is kept. The matrix is unchanged: dropping I from M_w ⋯ M_1 is exact."""
+        tw = self.twiddle.detach()
+        eye = torch.eye(2, dtype=tw.dtype, device=tw.device)
+        keep = [i for i in range(self.width) if not bool((tw[i] == eye).all())] or [0]
+        return KMatrix(
+            self.in_size, self.out_size, width=len(keep), expansion=self.expansion, init=tw[keep].clone()
+        )
+
     def _scale(self, scalar):
         tw = self.twiddle.detach().clone()
         if isinstance(scalar, complex) and not tw.is_complex():

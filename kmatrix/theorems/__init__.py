@@ -1,0 +1,30 @@
+"""The kaleidoscope theorems as constructions (survey §5.3.1; Dao et al., ICLR 2020): functions
+that take a permutation, a sparse matrix, a sum or product of K-matrices or a linear circuit and
+return a :class:`kmatrix.KMatrix` whose dense form equals the input exactly.
+
+=============================  =========================  ======================================
+function                       theorem                    width / expansion reached
+=============================  =========================  ======================================
+benes(perm)                    5.6 (Beneš network)        1 / 1, switches exactly 0/1
+kmatrix_sum(A, B, …)           closure under sums         Σ w / 4e (stacked: max w / 2^⌈log k⌉ e)
+kmatrix_product(A, B, …)       closure under products     Σ w / max e
+sparse_to_kmatrix(S)           5.7                        ≤ 4⌈s/n⌉ / ≤ 4
+circuit_to_kmatrix(C)          5.5 (via 4.5 and 5.7)      O(d) / O(s/n)
+horizontal_step_to_butterfly   5.7's lemma (H ∈ 𝓑)        one increasing butterfly
+=============================  =========================  ======================================
+"""
+
+from .benes import benes
+from .sparse import sparse_to_kmatrix, theorem_5_7_bound
+from .step import horizontal_step_to_butterfly, is_horizontal_step
+from .sums import kmatrix_product, kmatrix_sum
+
+__all__ = [
+    "benes",
+    "horizontal_step_to_butterfly",
+    "is_horizontal_step",
+    "kmatrix_product",
+    "kmatrix_sum",
+    "sparse_to_kmatrix",
+    "theorem_5_7_bound",
+]
