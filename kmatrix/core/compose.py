@@ -231,6 +231,8 @@ class Scaled(StructuredMatrix):
             scalar = scalar.item()
         if not isinstance(scalar, (int, float, complex)):
             raise TypeError(f"scalar: expected a number, got {type(scalar).__name__}")
+        if not cmath.isfinite(scalar):
+            raise ValueError(f"scalar: expected a finite number, got {scalar}")
         dtype = base.dtype
         if isinstance(scalar, complex):
             dtype = torch.promote_types(dtype, torch.complex64)

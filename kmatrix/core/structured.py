@@ -13,23 +13,37 @@ A family (subclass) writes very little:
 * ``_config()``: the constructor's keyword arguments (tensors allowed) for ``kmatrix.save``.
 
 Optional: ``_rmatvec`` (Wᵀy) or ``_hmatvec`` (Wᴴy) when cheaper than the autograd default,
-``_transpose()`` / ``_adjoint()`` returning a native structured matrix, ``to_dense()``.
+``_transpose()`` / ``_adjoint()`` returning a native structured matrix, ``to_dense()``,
+``_check_parameters()`` re-running the constructor's checks on the current values (default:
+finite), which ``validate()`` runs after ``kmatrix.load`` and after every dtype conversion.
 """
 
 from __future__ import annotations
 
+import itertools
+import threading
 import warnings
 from typing import Any, ClassVar
 
 import torch
 from torch import nn
 
-from .validation import complex_dtype_of, real_dtype_of
+from .validation import check_finite, complex_dtype_of, real_dtype_of
 
-__all__ = ["FAMILIES", "StructuredMatrix"]
+__all__ = ["FAMILIES", "StructuredMatrix", "family_name"]
 
-#: class name -> class, filled by ``__init_subclass__``; ``kmatrix.load`` resolves names here.
+#: qualified name (``module.qualname``, see ``family_name``) -> class, filled by
+#: ``__init_subclass__``; ``kmatrix.load`` resolves the names a file gives here.
 FAMILIES: dict[str, type[StructuredMatrix]] = {}
+
+# set while the outermost StructuredMatrix._apply of a conversion runs (nested ones defer to it)
+_APPLYING = threading.local()
+
+
+def family_name(cls: type) -> str:
+    """The name under which ``cls`` is registered and saved: ``module.qualname`` (a user class
+    named like a kmatrix family gets a different name, so it can never be taken for one)."""
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 class StructuredMatrix(nn.Module):
@@ -48,7 +62,7 @@ class StructuredMatrix(nn.Module):
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        FAMILIES[cls.__name__] = cls
+        FAMILIES[family_name(cls)] = cls
 
     def __init__(self, shape: tuple[int, int], dtype: torch.dtype | None = None, device=None):
         super().__init__()
@@ -124,6 +138,66 @@ class StructuredMatrix(nn.Module):
                 warnings.filterwarnings("ignore", message="Complex modules are a new feature")
                 return super().to(**kwargs, non_blocking=non_blocking)
         return super().to(*args, **kwargs)
+
+    def _apply(self, fn, recurse=True):
+        """``nn.Module._apply`` (behind ``.to``, ``.double``, ``.half``, ``.cuda`` ...) followed,
+        when a dtype changed, by ``validate()``: rounding can break what the constructor checked
+        (``Cauchy.to(torch.float16)`` can make distinct nodes equal, large values overflow to
+        inf). On a failed check every tensor of the tree is put back as it was (nothing is lost)
+        and ValueError is raised."""
+        if getattr(_APPLYING, "active", False):
+            return super()._apply(fn, recurse)
+        saved = []  # (module, table, name, tensor object, its data, (grad, grad data), dtype)
+        for mod in self.modules():
+            for table in (mod._parameters, mod._buffers):
+                for name, t in table.items():
+                    if t is not None:  # .data: aliases that keep the old storage and dtype
+                        grad = None if t.grad is None else (t.grad, t.grad.data)
+                        saved.append((mod, table, name, t, t.data, grad, t.dtype))
+        _APPLYING.active = True
+        try:
+            out = super()._apply(fn, recurse)
+        finally:
+            _APPLYING.active = False
+        changed = any(
+            table.get(name) is not None and table[name].dtype != dtype
+            for _, table, name, _, _, _, dtype in saved
+        )
+        if not changed:
+            return out
+        try:
+            self.validate()
+        except ValueError as exc:
+            with torch.no_grad():
+                for mod, table, name, t, data, grad, _ in saved:
+                    table[name] = t
+                    t.data = data
+                    if grad is not None:
+                        grad[0].data = grad[1]
+                        t.grad = grad[0]
+            raise ValueError(
+                f"dtype: the conversion makes {type(self).__name__} invalid, so it was undone: {exc}"
+            ) from None
+        return out
+
+    # ------------------------------------------------------------------ validation
+    def _check_parameters(self) -> None:
+        """Re-run the family's constructor checks on its current values (own tensors only;
+        nested structured matrices check themselves). Default: every floating or complex
+        parameter and buffer finite (``check_finite``). A family with more invariants
+        overrides this, calling the same check function as its constructor."""
+        for name, t in itertools.chain(self._parameters.items(), self._buffers.items()):
+            if t is not None:
+                check_finite(t.detach(), name)
+
+    def validate(self) -> StructuredMatrix:
+        """Check every structured matrix in this module tree (``_check_parameters``); raises
+        ValueError naming the argument at fault, returns ``self``. Run by ``kmatrix.load`` and
+        after any dtype conversion."""
+        for mod in self.modules():
+            if isinstance(mod, StructuredMatrix):
+                mod._check_parameters()
+        return self
 
     # ------------------------------------------------------------------ the product
     def _matvec(self, x: torch.Tensor) -> torch.Tensor:

@@ -158,7 +158,7 @@ def eigenvalues(op: Op, diag: torch.Tensor | None, size: int) -> torch.Tensor:
 
 def _roots(phi, k: int) -> torch.Tensor:
     if phi == 0:
-        return torch.zeros(k, dtype=torch.complex128)
+        return torch.zeros(k, dtype=torch.complex128, device="cpu")  # CPU even under torch.device("meta")
     rho = abs(phi) ** (1.0 / k)
     ang = (np.angle(phi) + 2 * np.pi * np.arange(k)) / k
     return torch.from_numpy(rho * np.exp(1j * ang))
@@ -216,7 +216,7 @@ def check_solvable(L: Op, Ld, m: int, R: Op, Rd, n: int, form: str) -> None:
         if L.is_shift or R.is_shift:
             z, op, k = (mu, L, m) if L.is_shift else (lam, R, n)
             nz = z != 0
-            gaps = _dist_to_roots(1 / z[nz], op.phi, k) * z[nz].abs() if bool(nz.any()) else torch.ones(1)
+            gaps = _dist_to_roots(1 / z[nz], op.phi, k) * z[nz].abs() if bool(nz.any()) else torch.ones(1, device="cpu")
             if float(gaps.min()) <= SPECTRAL_RTOL:
                 i = int(torch.nonzero(nz)[int(gaps.argmin())])
                 side = "R" if L.is_shift else "L"

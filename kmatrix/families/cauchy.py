@@ -38,8 +38,11 @@ AUTO_MAX_GROWTH = 1e3
 
 # ---------------------------------------------------------------------- validation
 def check_cauchy_nodes(s: torch.Tensor, t: torch.Tensor) -> None:
-    """Raise ValueError naming the argument and indices when s or t repeats a value or some
-    s_i == t_j (exact equality; O((m + n) log(m + n)) time, O(m + n) memory)."""
+    """Raise ValueError naming the argument and indices when s or t holds NaN / infinity,
+    repeats a value or some s_i == t_j (exact equality; O((m + n) log(m + n)) time, O(m + n)
+    memory). The constructor and ``Cauchy._check_parameters`` (after load / dtype changes)."""
+    check_finite(s, "s")
+    check_finite(t, "t")
     check_distinct(s, "s")
     check_distinct(t, "t")
     where_t = {}
@@ -206,8 +209,6 @@ class Cauchy(StructuredMatrix):
         t = as_tensor(t, "t", dtype=dtype, ndim=1)
         common = torch.promote_types(s.dtype, t.dtype)
         s, t = s.to(common), t.to(common)
-        check_finite(s, "s")
-        check_finite(t, "t")
         check_cauchy_nodes(s, t)
         if method not in METHODS:
             raise ValueError(f"method: expected one of {METHODS}, got {method!r}")
@@ -280,6 +281,9 @@ class Cauchy(StructuredMatrix):
         if self.resolve_method() == "fast":
             return fast_flops(m, n, self.is_complex)
         return 15 * m * n - 2 * m if self.is_complex else m * (4 * n - 1)
+
+    def _check_parameters(self):
+        check_cauchy_nodes(self.s, self.t)
 
     def _config(self):
         return {"s": self.s.detach(), "t": self.t.detach(), "method": self.method}

@@ -96,6 +96,23 @@ def _check_form(form: Any) -> str:
     return form.lower()
 
 
+def _check_ldr(G, H, L: Op, Ld, R: Op, Rd, form: str) -> None:
+    """Finite generators of equal rank, finite diagonals of the right lengths, an invertible
+    displacement map (``check_solvable``): the constructor and ``LDR._check_parameters``
+    (after load / dtype changes, where rounding can merge eigenvalues) both run this."""
+    check_finite(G, "G")
+    check_finite(H, "H")
+    if G.shape[1] != H.shape[1]:
+        raise ValueError(f"H: expected {G.shape[1]} columns (the rank r of G), got shape {tuple(H.shape)}")
+    m, n = G.shape[0], H.shape[0]
+    for name, d, size in (("L", Ld, m), ("R", Rd, n)):
+        if d is not None:
+            check_finite(d, name)
+            if d.shape != (size,):
+                raise ValueError(f"{name}: expected a diagonal of length {size} (from the generators), got shape {tuple(d.shape)}")
+    check_solvable(L, Ld, m, R, Rd, n, form)
+
+
 def make_kernel(L: Op, Ld, R: Op, Rd, form: str, m: int, n: int, dtype) -> Kernel | None:
     """The middle factor of the reconstruction formula when an operator is diagonal (None for
     two shifts, whose middle factor is a scalar times J or I)."""
@@ -178,14 +195,10 @@ class LDR(StructuredMatrix):
         form = _check_form(form)
         G = as_tensor(G, "G", dtype=dtype, ndim=2)
         H = as_tensor(H, "H", dtype=dtype, ndim=2)
-        check_finite(G, "G")
-        check_finite(H, "H")
-        if G.shape[1] != H.shape[1]:
-            raise ValueError(f"H: expected {G.shape[1]} columns (the rank r of G), got shape {tuple(H.shape)}")
         m, n = G.shape[0], H.shape[0]
         Lop, Ld = parse_operator(L, "L", m)
         Rop, Rd = parse_operator(R, "R", n)
-        check_solvable(Lop, Ld, m, Rop, Rd, n, form)
+        _check_ldr(G, H, Lop, Ld, Rop, Rd, form)
         # one dtype for θ and the operators: promoted, or the given one (complex f needs complex)
         needs_complex = any(isinstance(op.phi, complex) for op in (Lop, Rop))
         if dtype is None:
@@ -207,6 +220,9 @@ class LDR(StructuredMatrix):
         self.gen_H = nn.Parameter(H.to(dtype).clone())
         self.register_buffer("L_diag", None if Ld is None else Ld.to(dtype).clone())
         self.register_buffer("R_diag", None if Rd is None else Rd.to(dtype).clone())
+
+    def _check_parameters(self):
+        _check_ldr(self.gen_G, self.gen_H, self._L, self.L_diag, self._R, self.R_diag, self.form)
 
     # ------------------------------------------------------------------ presets
     @classmethod

@@ -14,6 +14,21 @@ from ..core.validation import as_tensor
 __all__ = ["Permutation"]
 
 
+def _check_perm(perm: torch.Tensor, inverse: torch.Tensor | None = None) -> None:
+    """perm is a permutation of 0..n−1 (and ``inverse`` its inverse, when given); the
+    constructor and ``_check_parameters`` (after load) both run this."""
+    n = perm.shape[0]
+    if perm.ndim != 1 or perm.dtype != torch.int64 or not torch.equal(
+        torch.sort(perm).values, torch.arange(n, device=perm.device)
+    ):
+        raise ValueError(f"perm: expected a permutation of 0..{n - 1}, got {perm.tolist()[:16]}")
+    if inverse is not None and (
+        inverse.shape != perm.shape or inverse.dtype != torch.int64
+        or not torch.equal(inverse[perm], torch.arange(n, device=perm.device))
+    ):
+        raise ValueError("inverse_perm: expected the inverse of perm (inverse_perm[perm[i]] == i)")
+
+
 class Permutation(StructuredMatrix):
     """The permutation matrix with (P x)[i] = x[perm[i]]. Pᵀ = P⁻¹ is the inverse permutation;
     P₁ @ P₂ is the permutation ``p2[p1]``. ``dtype`` only sets the precision of products."""
@@ -22,12 +37,14 @@ class Permutation(StructuredMatrix):
         if isinstance(perm, (list, tuple)) and len(perm) == 0:  # np.asarray([]) would be float64
             raise ValueError("perm: expected a non-empty permutation of 0..n-1, got an empty sequence")
         perm = as_tensor(perm, "perm", integer=True, ndim=1)
+        _check_perm(perm)
         n = perm.shape[0]
-        if not torch.equal(torch.sort(perm).values, torch.arange(n, device=perm.device)):
-            raise ValueError(f"perm: expected a permutation of 0..{n - 1}, got {perm.tolist()[:16]}")
         super().__init__((n, n), dtype, perm.device)
         self.register_buffer("perm", perm.clone())
         self.register_buffer("inverse_perm", torch.argsort(perm))
+
+    def _check_parameters(self):
+        _check_perm(self.perm, self.inverse_perm)
 
     @property
     def flops(self) -> int:

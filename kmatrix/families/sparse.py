@@ -68,6 +68,23 @@ def _indices(value: Any, name: str) -> torch.Tensor:
     return as_tensor(value, name, integer=True, ndim=1, allow_empty=True)
 
 
+def _check_listing(rows: torch.Tensor, cols: torch.Tensor, values: torch.Tensor, m: int, n: int) -> None:
+    """Equal lengths, finite values, int64 indices in range: the constructor and
+    ``Sparse._check_parameters`` (after load / dtype changes) both run this."""
+    check_finite(values, "values")
+    if not (rows.shape[0] == cols.shape[0] == values.shape[0]):
+        raise ValueError(
+            "rows, cols, values: expected equal lengths, got "
+            f"{rows.shape[0]}, {cols.shape[0]}, {values.shape[0]}"
+        )
+    for name, idx, bound in (("rows", rows, m), ("cols", cols, n)):
+        if idx.dtype != torch.int64:
+            raise ValueError(f"{name}: expected int64 indices, got dtype {idx.dtype}")
+        if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= bound):
+            bad = idx[(idx < 0) | (idx >= bound)][0].item()
+            raise ValueError(f"{name}: expected indices in [0, {bound}) for shape {(m, n)}, found {bad}")
+
+
 class Sparse(StructuredMatrix):
     """W[i, j] = Σ values[k] over the listed k with (rows[k], cols[k]) = (i, j); zero elsewhere.
 
@@ -89,18 +106,9 @@ class Sparse(StructuredMatrix):
     def __init__(self, rows, cols, values, shape, dtype: torch.dtype | None = None):
         m, n = _check_shape(shape)
         values = as_tensor(values, "values", dtype=dtype, ndim=1, allow_empty=True)
-        check_finite(values, "values")
         rows = _indices(rows, "rows").to(values.device)
         cols = _indices(cols, "cols").to(values.device)
-        if not (rows.shape[0] == cols.shape[0] == values.shape[0]):
-            raise ValueError(
-                "rows, cols, values: expected equal lengths, got "
-                f"{rows.shape[0]}, {cols.shape[0]}, {values.shape[0]}"
-            )
-        for name, idx, bound in (("rows", rows, m), ("cols", cols, n)):
-            if idx.numel() and (int(idx.min()) < 0 or int(idx.max()) >= bound):
-                bad = idx[(idx < 0) | (idx >= bound)][0].item()
-                raise ValueError(f"{name}: expected indices in [0, {bound}) for shape {(m, n)}, found {bad}")
+        _check_listing(rows, cols, values, m, n)
         super().__init__((m, n), values.dtype, values.device)
         self.register_buffer("rows", rows.clone())
         self.register_buffer("cols", cols.clone())
@@ -126,6 +134,9 @@ class Sparse(StructuredMatrix):
             raise ValueError(f"tol: expected a nonnegative number, got {tol!r}")
         r, c = torch.nonzero(M.abs() > tol, as_tuple=True)
         return cls(r, c, M[r, c], tuple(M.shape))
+
+    def _check_parameters(self):
+        _check_listing(self.rows, self.cols, self.values, *self.shape)
 
     # ------------------------------------------------------------------ counts
     @property

@@ -30,6 +30,10 @@ def replace_linear(
     ``nn.MultiheadAttention`` are skipped: that module reads their ``.weight`` tensor directly.
     A bare ``nn.Linear`` passed as ``model`` (name ``""`` for ``filter``) cannot be swapped in
     place: its replacement is returned instead.
+
+    Ties are kept: an ``nn.Linear`` registered in several places (or under several names) gets
+    one replacement, registered in every one of them (``filter`` is asked once, with the first
+    name ``named_modules`` reports for it).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
@@ -40,17 +44,24 @@ def replace_linear(
             return model
         return _klinear_like(model, kwargs)
     targets = []
+    chosen: dict[int, bool] = {}  # id(linear) -> replace it? (decided once per module: ties kept)
     for parent_name, parent in model.named_modules():
         if isinstance(parent, nn.MultiheadAttention):
             continue
-        for child_name, child in parent.named_children():
+        # every registration, duplicates included (named_children would skip a second name)
+        for child_name, child in parent._modules.items():
             if not isinstance(child, nn.Linear):
                 continue
-            full = f"{parent_name}.{child_name}" if parent_name else child_name
-            if filter is None or filter(full, child):
+            if id(child) not in chosen:
+                full = f"{parent_name}.{child_name}" if parent_name else child_name
+                chosen[id(child)] = filter is None or bool(filter(full, child))
+            if chosen[id(child)]:
                 targets.append((parent, child_name, child))
+    replacement: dict[int, KLinear] = {}
     for parent, child_name, lin in targets:
-        setattr(parent, child_name, _klinear_like(lin, kwargs))
+        if id(lin) not in replacement:
+            replacement[id(lin)] = _klinear_like(lin, kwargs)
+        setattr(parent, child_name, replacement[id(lin)])
     return model
 
 

@@ -3,6 +3,7 @@ third-party families can run it: a zoo entry says how to build a matrix and how 
 dense reference independently; ``kmatrix.testing.battery`` checks every contract on it."""
 
 from .battery import TOLERANCES, ZooEntry, normwise_error, tolerance
+from .serialisation import check_save_load
 from .zoo import ZOO, zoo_ids
 
-__all__ = ["TOLERANCES", "ZOO", "ZooEntry", "normwise_error", "tolerance", "zoo_ids"]
+__all__ = ["TOLERANCES", "ZOO", "ZooEntry", "check_save_load", "normwise_error", "tolerance", "zoo_ids"]
