@@ -29,6 +29,7 @@ from .families import (
 )
 from .theorems import (
     benes,
+    circuit_to_kmatrix,
     horizontal_step_to_butterfly,
     is_horizontal_step,
     kmatrix_product,
@@ -62,6 +63,7 @@ __all__ = [
     "Toeplitz",
     "Vandermonde",
     "benes",
+    "circuit_to_kmatrix",
     "circuits",
     "horizontal_step_to_butterfly",
     "is_horizontal_step",

@@ -650,3 +650,18 @@ class Circuit:
         from .draw import draw
 
         return draw(self, path, **kwargs)
+
+    def linearize(self, seed=None) -> Circuit:
+        """The linear circuit of the linear map this circuit computes (Theorem 2.9, Strassen's
+        argument); see :func:`kmatrix.circuits.linearize.linearize`."""
+        from .linearize import linearize
+
+        return linearize(self, seed=seed)
+
+    @classmethod
+    def from_sparse_factors(cls, factors, field=None) -> Circuit:
+        """The linear circuit of a product of sparse matrices (the converse of Theorem 4.5);
+        see :func:`kmatrix.circuits.from_sparse.from_sparse_factors`."""
+        from .from_sparse import from_sparse_factors
+
+        return from_sparse_factors(factors, field=field)

@@ -15,12 +15,14 @@ horizontal_step_to_butterfly   5.7's lemma (H ∈ 𝓑)        one increasing bu
 """
 
 from .benes import benes
+from .circuits import circuit_to_kmatrix
 from .sparse import sparse_to_kmatrix, theorem_5_7_bound
 from .step import horizontal_step_to_butterfly, is_horizontal_step
 from .sums import kmatrix_product, kmatrix_sum
 
 __all__ = [
     "benes",
+    "circuit_to_kmatrix",
     "horizontal_step_to_butterfly",
     "is_horizontal_step",
     "kmatrix_product",

@@ -77,7 +77,7 @@ def gather_twiddle(source: np.ndarray, values: np.ndarray) -> np.ndarray:
 
 def _nonzero_pattern(M, name: str):
     """(rows, cols, values, shape, dtype) of the nonzeros of a 2-d matrix-like."""
-    from .sparse import coo_of
+    from ..families._coo import coo_of
 
     return coo_of(M, name)
 
