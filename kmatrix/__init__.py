@@ -6,7 +6,7 @@ constructions, ``kmatrix.circuits`` arithmetic circuits, ``kmatrix.theorems`` th
 kaleidoscope theorems as constructions (benes, sparse_to_kmatrix, …), ``kmatrix.nn`` the layers."""
 
 from . import circuits, nn, theorems, transforms
-from .core import Product, Scaled, StructuredMatrix, Sum, load, save
+from .core import Product, Scaled, StructuredMatrix, Sum, load, merge, save
 from .families import (
     LDR,
     Butterfly,
@@ -80,6 +80,7 @@ __all__ = [
     "kmatrix_product",
     "kmatrix_sum",
     "load",
+    "merge",
     "nn",
     "save",
     "sparse_to_kmatrix",

@@ -5,6 +5,7 @@ entries are single products or copies, so 1e-14 leaves ample room)."""
 import torch
 
 from kmatrix import Dense, Diagonal, Permutation
+from kmatrix import merge
 
 C128 = torch.complex128
 
@@ -19,11 +20,11 @@ def test_dense_absorbs_diagonal_and_permutation(gen):
     right = [Diagonal(torch.randn(5, dtype=C128, generator=gen)),
              Permutation(torch.randperm(5, generator=gen), dtype=torch.float64)]
     for A in left:
-        C = A @ W
+        C = merge(A @ W)
         assert isinstance(C, Dense) and C.dtype == torch.promote_types(A.dtype, W.dtype)
         assert torch.allclose(_dense(C), _dense(A) @ _dense(W), atol=1e-14)
     for B in right:
-        C = W @ B
+        C = merge(W @ B)
         assert isinstance(C, Dense) and C.dtype == torch.promote_types(W.dtype, B.dtype)
         assert torch.allclose(_dense(C), _dense(W) @ _dense(B), atol=1e-14)
-    assert (W @ right[0]).dtype == C128  # a complex diagonal promotes the result
+    assert merge(W @ right[0]).dtype == C128  # a complex diagonal promotes the result

@@ -87,8 +87,8 @@ def test_half_precision_fft_families(dt, tol):
     for name in ("Toeplitz", "Hankel", "Circulant", "LDR", "LDR Cauchy-like"):
         torch.manual_seed(1)
         M = _build(dt=dt)[name]
-        x = torch.randn(3, M.shape[1], generator=gen)
-        y, yt = M(x), M.T(torch.ones(2, M.shape[0]))
+        x = torch.randn(3, M.shape[1], generator=gen).to(dt)  # a float32 input would raise
+        y, yt = M(x), M.T(torch.ones(2, M.shape[0], dtype=dt))
         assert y.dtype == dt and yt.dtype == dt, name
         ref = copy.deepcopy(M).to(torch.float64)(x.double())
         assert float((y.detach().double() - ref.detach()).norm() / ref.detach().norm()) <= tol, name

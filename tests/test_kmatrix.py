@@ -17,6 +17,7 @@ from kmatrix.core.compose import Product
 from kmatrix.families import kaleidoscope as kaleidoscope_module
 from kmatrix.testing.battery import normwise_error, random_tensor
 from kmatrix.testing.zoo.butterfly import apply_stages_reference, kmatrix_reference
+from kmatrix import merge
 
 WIDE = torch.complex128
 
@@ -105,7 +106,7 @@ def test_matmul_rule_sums_widths(shapes, gen):
     A = KMatrix(ia, oa, width=1, dtype=torch.float64, generator=gen)
     B = KMatrix(ib, ob, width=2, dtype=torch.float64, generator=gen)
     assert A.size == B.size
-    C = A @ B
+    C = merge(A @ B)
     assert isinstance(C, KMatrix) and C.width == 3 and C.size == A.size and C.shape == (oa, ib)
     ref = A.to_dense().detach() @ B.to_dense().detach()
     assert torch.allclose(C.to_dense().detach(), ref, atol=1e-12)
@@ -114,11 +115,11 @@ def test_matmul_rule_sums_widths(shapes, gen):
 def test_matmul_rule_dtype_and_fallback(gen):
     A = KMatrix(8, dtype=torch.complex128, generator=gen)
     B = KMatrix(8, dtype=torch.float64, generator=gen)
-    C = A @ B
+    C = merge(A @ B)
     assert isinstance(C, KMatrix) and C.dtype == torch.complex128
     assert torch.allclose(C.to_dense().detach(), A.to_dense().detach() @ B.to_dense().detach().to(WIDE), atol=1e-12)
     D = KMatrix(8, expansion=2, dtype=torch.float64, generator=gen)  # N = 16 != 8
-    P = B @ D
+    P = merge(B @ D)
     assert isinstance(P, Product)
     assert torch.allclose(P.to_dense().detach(), B.to_dense().detach() @ D.to_dense().detach(), atol=1e-12)
 
@@ -170,7 +171,7 @@ def test_explicit_twiddles_exact():
 
 def test_scale(gen):
     K = KMatrix(6, 5, width=2, dtype=torch.float64, generator=gen)
-    C = -1.5 * K
+    C = merge(-1.5 * K)
     assert isinstance(C, KMatrix) and C.width == 2
     assert torch.allclose(C.to_dense(), -1.5 * K.to_dense())
 

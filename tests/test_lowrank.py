@@ -13,6 +13,7 @@ import torch
 
 from kmatrix import Dense, Diagonal, LowRank, Product, Sparse, SparsePlusLowRank
 from kmatrix.testing.battery import normwise_error, random_tensor
+from kmatrix import merge
 
 SIZES = (1, 2, 7, 64, 1024)
 WIDE = torch.complex128
@@ -129,8 +130,8 @@ def test_lowrank_absorbs_neighbours(gen):
     D = Dense(random_tensor((5, 4), torch.float64, gen))
     d = Diagonal(random_tensor((6,), torch.float64, gen))
     S = rand_sparse(7, 6, 10, torch.float64, gen)
-    for C, R in [(W @ D, dense_of(W) @ dense_of(D)), (d @ W, dense_of(d) @ dense_of(W)),
-                 (S @ W, dense_of(S) @ dense_of(W)), (W @ W.T, dense_of(W) @ dense_of(W).T)]:
+    for C, R in [(merge(W @ D), dense_of(W) @ dense_of(D)), (merge(d @ W), dense_of(d) @ dense_of(W)),
+                 (merge(S @ W), dense_of(S) @ dense_of(W)), (merge(W @ W.T), dense_of(W) @ dense_of(W).T)]:
         assert isinstance(C, LowRank) and C.rank == 2
         assert (dense_of(C) - R).norm() <= 1e-12 * R.norm()
 
@@ -139,7 +140,7 @@ def test_lowrank_times_lowrank_keeps_smaller_rank(gen):
     A = rand_lr(6, 5, 4, torch.float64, gen)
     B = rand_lr(5, 7, 2, torch.complex128, gen)
     E = rand_lr(7, 3, 5, torch.float64, gen)
-    for C, R in [(A @ B, dense_of(A) @ dense_of(B)), (B @ E, dense_of(B) @ dense_of(E))]:
+    for C, R in [(merge(A @ B), dense_of(A) @ dense_of(B)), (merge(B @ E), dense_of(B) @ dense_of(E))]:
         assert isinstance(C, LowRank) and C.rank == 2 and C.dtype == torch.complex128
         assert (dense_of(C) - R).norm() <= 1e-12 * R.norm()
 
@@ -147,10 +148,10 @@ def test_lowrank_times_lowrank_keeps_smaller_rank(gen):
 def test_lowrank_sum_concatenates(gen):
     A = rand_lr(6, 5, 2, torch.float64, gen)
     B = rand_lr(6, 5, 3, torch.float64, gen)
-    C = A + B
+    C = merge(A + B)
     assert isinstance(C, LowRank) and C.rank == 5
     assert (dense_of(C) - dense_of(A) - dense_of(B)).norm() <= 1e-13 * dense_of(C).norm()
-    assert isinstance(2.0 * A, LowRank) and torch.allclose(dense_of(2.0 * A), 2 * dense_of(A))
+    assert isinstance(merge(2.0 * A), LowRank) and torch.allclose(dense_of(merge(2.0 * A)), 2 * dense_of(A))
 
 
 def test_merge_declined_when_not_cheaper(gen):
@@ -217,14 +218,14 @@ def test_splr_composition_rules(gen):
     S2 = rand_sparse(5, 4, 6, torch.float64, gen)
     W2 = rand_lr(5, 4, 3, torch.float64, gen)
     cases = [
-        (M + S2, dense_of(M) + dense_of(S2), 2),
-        (S2 + M, dense_of(M) + dense_of(S2), 2),
-        (M + W2, dense_of(M) + dense_of(W2), 5),
-        (W2 + M, dense_of(M) + dense_of(W2), 5),
-        (M + M, 2 * dense_of(M), 4),
-        (3.0 * M, 3 * dense_of(M), 2),
+        (merge(M + S2), dense_of(M) + dense_of(S2), 2),
+        (merge(S2 + M), dense_of(M) + dense_of(S2), 2),
+        (merge(M + W2), dense_of(M) + dense_of(W2), 5),
+        (merge(W2 + M), dense_of(M) + dense_of(W2), 5),
+        (merge(M + M), 2 * dense_of(M), 4),
+        (merge(3.0 * M), 3 * dense_of(M), 2),
     ]
     for C, R, rank in cases:
         assert isinstance(C, SparsePlusLowRank) and C.rank == rank
         assert (dense_of(C) - R).norm() <= 1e-13 * R.norm()
-    assert (M + S2).lowrank is W  # the untouched part is shared
+    assert merge(M + S2).lowrank is W  # the untouched part is shared

@@ -13,6 +13,7 @@ import torch
 from kmatrix import Diagonal, Permutation, Sparse, SparseProduct
 from kmatrix.kernels.sparse import CSR_MIN_BATCH, listing_matmul
 from kmatrix.testing.battery import normwise_error, random_tensor
+from kmatrix import merge
 
 SIZES = (1, 2, 7, 64, 1024)
 
@@ -195,16 +196,16 @@ def test_transpose_is_native_and_shares_values(gen):
 def test_sparse_plus_sparse_is_coalesced_sparse(gen):
     A = Sparse([0, 1], [0, 1], torch.tensor([1.0, 2.0], dtype=torch.float64), (2, 2))
     B = Sparse([1, 0], [1, 1], torch.tensor([3.0, 4.0], dtype=torch.float64), (2, 2))
-    C = A + B
+    C = merge(A + B)
     assert isinstance(C, Sparse) and C.nnz == 3
     assert torch.equal(C.to_dense(), A.to_dense() + B.to_dense())
-    R = rand_sparse(5, 4, 9, torch.float64, gen) + rand_sparse(5, 4, 9, torch.complex128, gen)
+    R = merge(rand_sparse(5, 4, 9, torch.float64, gen) + rand_sparse(5, 4, 9, torch.complex128, gen))
     assert isinstance(R, Sparse) and R.dtype == torch.complex128
 
 
 def test_scalar_times_sparse(gen):
     S = rand_sparse(4, 4, 7, torch.float64, gen)
-    C = 2.5 * S
+    C = merge(2.5 * S)
     assert isinstance(C, Sparse) and C.nnz == S.nnz
     assert torch.allclose(C.to_dense(), 2.5 * S.to_dense())
 
@@ -217,8 +218,8 @@ def test_diagonal_and_permutation_are_absorbed(gen):
     pr = Permutation(torch.randperm(4, generator=gen))
     D = S.to_dense().detach()
     for C, R in [
-        (dl @ S, dl.to_dense() @ D),
-        (S @ dr, D @ dr.to_dense()),
+        (merge(dl @ S), dl.to_dense() @ D),
+        (merge(S @ dr), D @ dr.to_dense()),
         (pl @ S, pl.to_dense().double() @ D),
         (S @ pr, D @ pr.to_dense().double()),
     ]:

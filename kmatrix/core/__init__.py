@@ -1,6 +1,6 @@
 """Core: the StructuredMatrix base class, compositions, validation and save/load."""
 
-from .compose import Adjoint, Product, Scaled, Sum, Transposed, combine, register_rule, scale
+from .compose import Adjoint, Product, Scaled, Sum, Transposed, combine, merge, register_rule, scale
 from .io import load, save
 from .structured import FAMILIES, StructuredMatrix
 
@@ -14,6 +14,7 @@ __all__ = [
     "Transposed",
     "combine",
     "load",
+    "merge",
     "register_rule",
     "save",
     "scale",

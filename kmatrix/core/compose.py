@@ -1,17 +1,23 @@
 """Composition of structured matrices: transpose / adjoint views, sums, products, scaling.
 
-``A + B``, ``A @ B`` and ``c * A`` dispatch through a small rule table: a family registers how
-it combines with another (``@register_rule("matmul", Permutation, Permutation)``) and the
-first rule along the two classes' MROs that returns a matrix wins; otherwise the generic,
-flattening ``Sum`` / ``Product`` is built. Generic compositions share θ with their operands
-(gradients flow to them); a rule that merges two families builds new parameters from the
-operands' current values.
+The operators never cut the autograd graph: ``A + B``, ``A - B``, ``A @ B``, ``c * A``, ``A / c``
+and ``-A`` build compositions that hold the operands themselves (θ shared, gradients reach the
+operands' parameters). The generic forms are the flattening ``Sum`` / ``Product`` and ``Scaled``.
+
+Merging into one family's parameters is explicit: :func:`merge` (``M.merged()``) applies the
+registered rules of a small table (``@register_rule("add", Toeplitz, Toeplitz)``: Toeplitz +
+Toeplitz is a Toeplitz, K-matrix @ K-matrix a K-matrix of the summed width, ...) and each
+family's ``_merge_scale`` (c·W in the same family). A merging rule builds **new** parameters from
+the operands' current values (detached): gradients of the merged matrix do not reach the
+operands. A rule registered with ``shares=True`` returns a matrix holding the operands' own
+parameters (or none, e.g. Permutation @ Permutation), so the operators use it too.
 """
 
 from __future__ import annotations
 
 import cmath
 import itertools
+import numbers
 from collections.abc import Callable
 from typing import Any
 
@@ -20,19 +26,35 @@ from torch import nn
 
 from .structured import StructuredMatrix
 
-__all__ = ["Adjoint", "Product", "Scaled", "Sum", "Transposed", "combine", "register_rule", "scale"]
+__all__ = [
+    "Adjoint",
+    "Product",
+    "Scaled",
+    "Sum",
+    "Transposed",
+    "combine",
+    "merge",
+    "register_rule",
+    "scale",
+]
 
-_RULES: dict[str, dict[tuple[type, type], Callable]] = {"add": {}, "matmul": {}}
+#: op -> (left class, right class) -> (rule, shares)
+_RULES: dict[str, dict[tuple[type, type], tuple[Callable, bool]]] = {"add": {}, "matmul": {}}
 
 
-def register_rule(op: str, left: type, right: type):
+def register_rule(op: str, left: type, right: type, *, shares: bool = False):
     """Decorator: ``fn(a, b)`` combines ``a`` (an instance of ``left``) with ``b`` under ``op``
-    (``"add"`` or ``"matmul"``) and returns a StructuredMatrix, or None to decline."""
+    (``"add"`` or ``"matmul"``) and returns a StructuredMatrix, or None to decline.
+
+    ``shares=False`` (default): a *merging* rule, building new parameters from the operands'
+    current values; only :func:`merge` applies it. ``shares=True``: the result holds the
+    operands' own parameters (or has none), so gradients reach them and ``+`` / ``@`` apply it.
+    """
     if op not in _RULES:
         raise ValueError(f"op: expected one of {sorted(_RULES)}, got {op!r}")
 
     def deco(fn):
-        _RULES[op][(left, right)] = fn
+        _RULES[op][(left, right)] = (fn, bool(shares))
         return fn
 
     return deco
@@ -45,28 +67,97 @@ def _check_shapes(op: str, a: StructuredMatrix, b: StructuredMatrix) -> None:
         raise ValueError(f"other: cannot add matrices of shapes {a.shape} and {b.shape}")
 
 
-def combine(op: str, a: StructuredMatrix, b: StructuredMatrix) -> StructuredMatrix:
-    """``a + b`` or ``a @ b`` by the most specific registered rule, else Sum / Product."""
-    _check_shapes(op, a, b)
+def _apply_rule(op: str, a: StructuredMatrix, b: StructuredMatrix, merging: bool):
+    """The first rule along the two MROs that returns a matrix (sharing rules only unless
+    ``merging``), else None."""
     table = _RULES[op]
     for ta in type(a).__mro__:
         for tb in type(b).__mro__:
-            rule = table.get((ta, tb))
-            if rule is not None:
-                out = rule(a, b)
+            hit = table.get((ta, tb))
+            if hit is not None and (merging or hit[1]):
+                out = hit[0](a, b)
                 if out is not None:
                     return out
+    return None
+
+
+def combine(op: str, a: StructuredMatrix, b: StructuredMatrix) -> StructuredMatrix:
+    """``a + b`` or ``a @ b``: a sharing rule if one applies, else the generic Sum / Product.
+    Never makes new parameters (gradients reach ``a`` and ``b``)."""
+    _check_shapes(op, a, b)
+    out = _apply_rule(op, a, b, merging=False)
+    if out is not None:
+        return out
     return Sum([a, b]) if op == "add" else Product([a, b])
 
 
-def scale(a: StructuredMatrix, scalar) -> StructuredMatrix:
-    """``scalar * a``: the family's own ``_scale`` if it has one, else ``Scaled``."""
+def _check_scalar(scalar):
+    """A Python/numpy number, or a 0-d tensor: kept as a tensor when it requires grad (so a
+    learnable scale keeps its gradient), else converted to a Python number."""
     if isinstance(scalar, torch.Tensor):
+        if scalar.ndim != 0:
+            raise TypeError(f"scalar: expected a number or a 0-d tensor, got a tensor of shape {tuple(scalar.shape)}")
+        if scalar.dtype == torch.bool:
+            raise TypeError(f"scalar: expected a numeric tensor, got dtype {scalar.dtype}")
+        if scalar.requires_grad:
+            if not bool(torch.isfinite(scalar.detach())):
+                raise ValueError(f"scalar: expected a finite number, got {scalar.item()}")
+            return scalar
         scalar = scalar.item()
+    if hasattr(scalar, "item") and not isinstance(scalar, (int, float, complex)):  # numpy scalars
+        scalar = scalar.item()
+    if isinstance(scalar, bool) or not isinstance(scalar, numbers.Number):
+        raise TypeError(f"scalar: expected a number, got {type(scalar).__name__}")
     if not cmath.isfinite(scalar):
         raise ValueError(f"scalar: expected a finite number, got {scalar}")
-    out = a._scale(scalar)
-    return out if out is not None else Scaled(scalar, a)
+    return scalar
+
+
+def scale(a: StructuredMatrix, scalar) -> StructuredMatrix:
+    """``scalar * a`` as a ``Scaled`` view sharing θ (a Scaled of a Scaled multiplies the
+    constants). :func:`merge` turns it into the family's own form where one exists."""
+    scalar = _check_scalar(scalar)
+    if isinstance(a, Scaled):
+        return Scaled(a.scalar * scalar, a.base)
+    return Scaled(scalar, a)
+
+
+def merge(M: StructuredMatrix) -> StructuredMatrix:
+    """The matrix M with every composition merged where a family rule exists (**new
+    parameters**, built from the current values; gradients of the result do not reach M's).
+
+    Scaled → the family's c·W (``_merge_scale``); Product → adjacent factors merged by the
+    ``"matmul"`` rules (K-matrix @ K-matrix: widths add; Circulant @ Circulant; LowRank
+    products; Diagonal / Permutation absorbed into Dense / Sparse; Permutation @ Permutation
+    ...); Sum → pairs merged by the ``"add"`` rules (Toeplitz + Toeplitz, Sparse + Sparse,
+    LowRank + LowRank, Dense + anything, ...). Parts without a rule are kept as they are
+    (shared with M); a leaf family is returned unchanged. Equal to M up to rounding."""
+    if not isinstance(M, StructuredMatrix):
+        raise TypeError(f"M: expected a StructuredMatrix, got {type(M).__name__}")
+    return M._merged()
+
+
+def _merge_list(items: list, op: str, adjacent: bool) -> tuple[list, bool]:
+    """Repeatedly merge pairs of ``items`` by the rules of ``op`` (adjacent pairs for a
+    product, any pair for a sum); a rule result that is itself a Sum / Product is no merge."""
+    items = list(items)
+    changed = False
+    progress = True
+    while progress and len(items) > 1:
+        progress = False
+        pairs = (
+            [(i, i + 1) for i in range(len(items) - 1)]
+            if adjacent
+            else [(i, j) for i in range(len(items)) for j in range(i + 1, len(items))]
+        )
+        for i, j in pairs:
+            out = _apply_rule(op, items[i], items[j], merging=True)
+            if out is not None and not isinstance(out, (Sum, Product)):
+                items[i] = out
+                del items[j]
+                changed = progress = True
+                break
+    return items, changed
 
 
 def _result_dtype(mats) -> torch.dtype:
@@ -108,6 +199,10 @@ class Transposed(_View):
     def _transpose(self):
         return self.base
 
+    def _merged(self):
+        base = self.base._merged()
+        return self if base is self.base else base.T
+
     def to_dense(self):
         return self.base.to_dense().transpose(0, 1)
 
@@ -123,6 +218,10 @@ class Adjoint(_View):
 
     def _adjoint(self):
         return self.base
+
+    def _merged(self):
+        base = self.base._merged()
+        return self if base is self.base else base.H
 
     def to_dense(self):
         return self.base.to_dense().transpose(0, 1).conj()
@@ -168,6 +267,13 @@ class Sum(StructuredMatrix):
     def _adjoint(self):
         return Sum([t.H for t in self.terms])
 
+    def _merged(self):
+        terms = [t._merged() for t in self.terms]
+        items, changed = _merge_list(terms, "add", adjacent=False)
+        if not changed and all(a is b for a, b in zip(terms, self.terms)):
+            return self
+        return items[0] if len(items) == 1 else Sum(items)
+
     def to_dense(self):
         return sum(t.to_dense().to(self.dtype) for t in self.terms)
 
@@ -212,6 +318,13 @@ class Product(StructuredMatrix):
     def _adjoint(self):
         return Product([f.H for f in reversed(self.factors)])
 
+    def _merged(self):
+        factors = [f._merged() for f in self.factors]
+        items, changed = _merge_list(factors, "matmul", adjacent=True)
+        if not changed and all(a is b for a, b in zip(factors, self.factors)):
+            return self
+        return items[0] if len(items) == 1 else Product(items)
+
     def to_dense(self):
         out = None
         for f in self.factors:
@@ -224,27 +337,27 @@ class Product(StructuredMatrix):
 
 
 class Scaled(StructuredMatrix):
-    """W = c·A for a constant scalar c (not a parameter). Cost: flops(A) + m (×6 over ℂ)."""
+    """W = c·A for a scalar c: a Python number (constant), or a 0-d tensor that requires grad
+    (a learnable scale: its gradient is kept). Shares θ with A. Cost: flops(A) + m (×6 over ℂ)."""
 
     def __init__(self, scalar: Any, base: StructuredMatrix):
-        if isinstance(scalar, torch.Tensor):
-            scalar = scalar.item()
-        if not isinstance(scalar, (int, float, complex)):
-            raise TypeError(f"scalar: expected a number, got {type(scalar).__name__}")
-        if not cmath.isfinite(scalar):
-            raise ValueError(f"scalar: expected a finite number, got {scalar}")
-        dtype = base.dtype
-        if isinstance(scalar, complex):
-            dtype = torch.promote_types(dtype, torch.complex64)
-        super().__init__(base.shape, dtype, base.device)
+        if not isinstance(base, StructuredMatrix):
+            raise TypeError(f"base: expected a StructuredMatrix, got {type(base).__name__}")
+        scalar = _check_scalar(scalar)
+        super().__init__(base.shape, self._dtype_for(scalar, base), base.device)
         self.scalar = scalar
         self.base = base
 
+    @staticmethod
+    def _dtype_for(scalar, base) -> torch.dtype:
+        is_complex = scalar.is_complex() if isinstance(scalar, torch.Tensor) else isinstance(scalar, complex)
+        if is_complex:
+            return torch.promote_types(base.dtype, torch.complex64)
+        return base.dtype
+
     @property
     def dtype(self):
-        if isinstance(self.scalar, complex):
-            return torch.promote_types(self.base.dtype, torch.complex64)
-        return self.base.dtype
+        return self._dtype_for(self.scalar, self.base)
 
     @property
     def flops(self) -> int:
@@ -257,11 +370,17 @@ class Scaled(StructuredMatrix):
         return Scaled(self.scalar, self.base.T)
 
     def _adjoint(self):
-        s = self.scalar.conjugate() if isinstance(self.scalar, complex) else self.scalar
+        s = self.scalar
+        s = s.conj() if isinstance(s, torch.Tensor) else (s.conjugate() if isinstance(s, complex) else s)
         return Scaled(s, self.base.H)
 
-    def _scale(self, scalar):
-        return Scaled(self.scalar * scalar, self.base)
+    def _merged(self):
+        base = self.base._merged()
+        c = self.scalar.detach().item() if isinstance(self.scalar, torch.Tensor) else self.scalar
+        out = base._merge_scale(c)
+        if out is not None:
+            return out
+        return self if base is self.base else Scaled(self.scalar, base)
 
     def to_dense(self):
         return self.scalar * self.base.to_dense().to(self.dtype)

@@ -46,6 +46,15 @@ def family_name(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
+def _same_tensor(copy: torch.Tensor | None, t: torch.Tensor | None) -> bool:
+    if copy is None or t is None:
+        return copy is None and t is None
+    return (
+        copy.dtype == t.dtype and copy.device == t.device and copy.shape == t.shape
+        and torch.equal(copy, t.detach())
+    )
+
+
 class StructuredMatrix(nn.Module):
     """An m×n matrix W_θ with a fast product, as a ``torch.nn.Module``.
 
@@ -59,6 +68,9 @@ class StructuredMatrix(nn.Module):
     """
 
     field: ClassVar[str] = "any"
+    #: True for families without floating parameters (Permutation, Fourier): a product is
+    #: computed in the higher of the input's and the matrix's precision instead of raising.
+    computes_in_input_precision: ClassVar[bool] = False
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -199,6 +211,36 @@ class StructuredMatrix(nn.Module):
                 mod._check_parameters()
         return self
 
+    # ------------------------------------------------------------------ derived caches
+    def _derived(self, slot: str, inputs: tuple, build, key: Any = None):
+        """``build()``, data derived from the tensors ``inputs`` (a node tree, a CSR layout, a
+        kernel), reused while every input holds the same values and ``key`` (hashable:
+        dtype, orientation ...) is unchanged. The check compares each input with a private copy
+        taken at build time (``torch.equal``: O(size of the inputs), below the cost of any
+        product that uses them), so no in-place write can leave it stale — ``p.data.copy_``,
+        ``torch.no_grad`` updates, ``load_state_dict`` and ``.to()`` included (version counters
+        miss writes through ``.data``). With autograd recording through an input that requires
+        grad, nothing is cached: ``build()`` runs so that gradients reach the inputs."""
+        if torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in inputs):
+            return build()
+        cache = self.__dict__.setdefault("_derived_cache", {})
+        hit = cache.get(slot)
+        if hit is not None and hit[0] == key and len(hit[1]) == len(inputs) and all(
+            _same_tensor(a, b) for a, b in zip(hit[1], inputs)
+        ):
+            return hit[2]
+        with torch.no_grad():
+            value = build()
+        copies = tuple(None if t is None else t.detach().clone() for t in inputs)
+        cache[slot] = (key, copies, value)
+        return value
+
+    def __getstate__(self):
+        state = super().__getstate__() if hasattr(super(), "__getstate__") else self.__dict__
+        state = dict(state)
+        state.pop("_derived_cache", None)
+        return state
+
     # ------------------------------------------------------------------ the product
     def _matvec(self, x: torch.Tensor) -> torch.Tensor:
         """x: (B, n) in ``self.dtype`` -> W x as (B, m). Every family implements this."""
@@ -244,16 +286,34 @@ class StructuredMatrix(nn.Module):
     def _apply_rows(self, x2: torch.Tensor, op) -> torch.Tensor:
         """Apply ``op`` (a (B, k) -> (B, l) linear map over ``self.dtype``) to the rows of x2,
         following the dtype rule: computation in the matrix's precision; a real matrix on a
-        complex input acts on the real and imaginary parts (stacked into one batch). An empty
-        batch gives an empty result of the right shape and dtype (FFT backends reject B = 0)."""
+        complex input acts on the real and imaginary parts (stacked into one batch). An input
+        of a precision the matrix's dtype cannot hold exactly (float64 into float32, complex128
+        into complex64) raises TypeError, as ``torch.matmul`` and ``nn.Linear`` do, except for
+        families with ``computes_in_input_precision`` (no parameters: Permutation, Fourier),
+        which compute in the higher of the two precisions. An empty batch gives an empty result
+        of the right shape and dtype (FFT backends reject B = 0)."""
         if x2.shape[0] == 0:
             return self._apply_rows(x2.new_zeros(1, x2.shape[1]), op)[:0]
+        if self.computes_in_input_precision:
+            return op(x2.to(self._field_dtype(torch.promote_types(x2.dtype, self.dtype))))
+        self._check_input_precision(x2.dtype)
         if x2.is_complex() and not self.is_complex:
             b = x2.shape[0]
             parts = torch.cat([x2.real, x2.imag], dim=0).to(self.dtype).contiguous()
             y = op(parts).to(real_dtype_of(complex_dtype_of(self.dtype)))
             return torch.complex(y[:b], y[b:])
         return op(x2.to(self.dtype))
+
+    def _check_input_precision(self, dtype: torch.dtype) -> None:
+        """Raise TypeError when an input of ``dtype`` would be rounded to the matrix's precision."""
+        xr, mr = real_dtype_of(dtype), real_dtype_of(self.dtype)
+        if torch.promote_types(xr, mr) != mr:
+            fix_x = complex_dtype_of(mr) if dtype.is_complex else mr
+            raise TypeError(
+                f"x: a {type(self).__name__} of dtype {self.dtype} cannot take an input of dtype "
+                f"{dtype} without rounding it to {mr}; convert the matrix with "
+                f"M.to({xr}) or the input with x.to({fix_x})"
+            )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """y = W x on the last dimension: x of shape (..., n) -> (..., m)."""
@@ -303,6 +363,20 @@ class StructuredMatrix(nn.Module):
         return self if not self.is_complex else self.H.T
 
     # ------------------------------------------------------------------ composition
+    # The operators never cut the autograd graph: they return compositions holding the
+    # operands (see ``kmatrix.core.compose``); ``merged()`` builds new parameters explicitly.
+    __array_ufunc__ = None  # numpy defers ``ndarray @ W``, ``2.0 * W`` ... to these methods
+
+    @staticmethod
+    def _reject_array(other, op: str):
+        import numpy as np
+
+        if isinstance(other, np.ndarray):
+            raise TypeError(
+                f"other: {op} of a StructuredMatrix and a numpy.ndarray is not supported; convert "
+                "the array with torch.from_numpy(X) (or the matrix with np.asarray(W), dense)"
+            )
+
     def __matmul__(self, other):
         from .compose import combine
 
@@ -319,6 +393,7 @@ class StructuredMatrix(nn.Module):
                     f"{self.shape}, got {tuple(other.shape)}"
                 )
             return self(other.transpose(-1, -2)).transpose(-1, -2)
+        self._reject_array(other, "W @ X")
         return NotImplemented
 
     def __rmatmul__(self, other):
@@ -327,6 +402,7 @@ class StructuredMatrix(nn.Module):
                 raise ValueError("other: matmul needs a vector or matrix, got a scalar tensor")
             # X @ W: each row of X is multiplied by W from the right, i.e. by Wᵀ on the left.
             return self.T(other)
+        self._reject_array(other, "X @ W")
         return NotImplemented
 
     def __add__(self, other):
@@ -334,30 +410,80 @@ class StructuredMatrix(nn.Module):
 
         if isinstance(other, StructuredMatrix):
             return combine("add", self, other)
+        self._reject_array(other, "W + X")
         return NotImplemented
 
     def __sub__(self, other):
         if isinstance(other, StructuredMatrix):
             return self + (-1) * other
+        self._reject_array(other, "W - X")
         return NotImplemented
 
     def __neg__(self):
         return (-1) * self
 
+    @staticmethod
+    def _is_scalar(s) -> bool:
+        import numbers
+
+        return (isinstance(s, numbers.Number) and not isinstance(s, bool)) or (
+            isinstance(s, torch.Tensor) and s.ndim == 0
+        )
+
     def __mul__(self, scalar):
         from .compose import scale
 
-        if isinstance(scalar, (int, float, complex)) or (
-            isinstance(scalar, torch.Tensor) and scalar.ndim == 0
-        ):
+        if self._is_scalar(scalar):
             return scale(self, scalar)
+        self._reject_array(scalar, "W * X")
         return NotImplemented
 
     __rmul__ = __mul__
 
-    def _scale(self, scalar) -> StructuredMatrix | None:
-        """Return c·W as a matrix of the same family, or None to use the generic ``Scaled``."""
+    def __truediv__(self, scalar):
+        """W / c = (1/c)·W (a ``Scaled`` sharing θ); c = 0 raises ZeroDivisionError."""
+        from .compose import scale
+
+        if self._is_scalar(scalar):
+            if isinstance(scalar, torch.Tensor) and scalar.requires_grad:
+                return scale(self, 1 / scalar)
+            if scalar == 0:
+                raise ZeroDivisionError("scalar: cannot divide a structured matrix by zero")
+            return scale(self, 1 / (scalar.item() if isinstance(scalar, torch.Tensor) else scalar))
+        self._reject_array(scalar, "W / X")
+        return NotImplemented
+
+    def merged(self) -> StructuredMatrix:
+        """``kmatrix.merge(self)``: compositions merged into single families where a rule
+        exists, with **new parameters** (built from the current values; no gradient reaches
+        this matrix's parameters through the result)."""
+        from .compose import merge
+
+        return merge(self)
+
+    def _merged(self) -> StructuredMatrix:
+        """Hook of ``merge``: compositions override it; a leaf family is already merged."""
+        return self
+
+    def _merge_scale(self, scalar) -> StructuredMatrix | None:
+        """c·W as a matrix of the same family with **new parameters** (used by ``merge``), or
+        None when the family has no such form (the ``Scaled`` view is kept)."""
         return None
+
+    # ------------------------------------------------------------------ numpy interop
+    def __array__(self, dtype=None, copy=None):
+        """``np.asarray(W)``: the dense matrix, detached, on the CPU, in the matching numpy dtype
+        (bfloat16, which numpy lacks, as float32)."""
+        import numpy as np
+
+        if copy is False:
+            raise ValueError("copy: np.asarray(W, copy=False) is impossible, the dense matrix is computed")
+        with torch.no_grad():
+            d = self.to_dense().detach().cpu().resolve_conj()
+        if d.dtype == torch.bfloat16:
+            d = d.float()
+        arr = d.numpy()
+        return arr if dtype is None else arr.astype(dtype, copy=False)
 
     # ------------------------------------------------------------------ serialisation / repr
     def _config(self) -> dict[str, Any]:

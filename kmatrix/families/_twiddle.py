@@ -89,7 +89,7 @@ def make_twiddle(
         q, r = torch.linalg.qr(g)
         d = torch.diagonal(r, dim1=-2, dim2=-1)
         phase = d / d.abs().clamp_min(torch.finfo(real).tiny)
-        return q * phase.unsqueeze(-2)
+        return (q * phase.unsqueeze(-2)).contiguous()  # QR returns column-major blocks
     tw = as_tensor(init, "init", dtype=dtype)
     if tuple(tw.shape) != tuple(shape):
         raise ValueError(f"init: expected a twiddle tensor of shape {tuple(shape)}, got {tuple(tw.shape)}")

@@ -164,7 +164,7 @@ class Butterfly(TwiddleParameter, StructuredMatrix):
             out.append(stage_factor_dense(tw[k], stride))
         return out
 
-    def _scale(self, scalar):
+    def _merge_scale(self, scalar):
         tw = self.twiddle.detach().clone()
         if isinstance(scalar, complex) and not tw.is_complex():
             tw = tw.to(torch.promote_types(tw.dtype, torch.complex64))

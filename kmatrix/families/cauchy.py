@@ -219,27 +219,15 @@ class Cauchy(StructuredMatrix):
 
     # ------------------------------------------------------------------ path selection
     def _plan(self, transposed: bool) -> tuple[CauchyPlan, float]:
-        """The fast path's plan for C (or for Cᵀ = −C(t, s)) and its growth indicator; cached
-        without autograd until s or t change (see ``Vandermonde._plan``)."""
+        """The fast path's plan for C (or for Cᵀ = −C(t, s)) and its growth indicator, through
+        the base class's derived-data cache (reused while s and t hold the same values)."""
         s, t = (self.t, self.s) if transposed else (self.s, self.t)
-        key = (transposed, s._version, t._version, s.data_ptr(), t.data_ptr(), s.dtype, s.device)
-        cache = self.__dict__.setdefault("_plan_cache", {})
-        reusable = not (torch.is_grad_enabled() and (s.requires_grad or t.requires_grad))
-        hit = cache.get(transposed)
-        if reusable and hit is not None and hit[0] == key:
-            return hit[1], hit[2]
-        if reusable:
-            with torch.no_grad():
-                plan = CauchyPlan(s, t)
-            cache[transposed] = (key, plan, plan.growth())
-            return plan, cache[transposed][2]
-        plan = CauchyPlan(s, t)
-        return plan, plan.growth()
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_plan_cache", None)
-        return state
+        def build():
+            plan = CauchyPlan(s, t)
+            return plan, plan.growth()
+
+        return self._derived(f"plan{int(transposed)}", (s, t), build)
 
     def _choose(self, transposed: bool = False) -> tuple[str, CauchyPlan | None]:
         if self.method == "direct" or (self.method == "auto" and min(self.shape) < AUTO_MIN_SIZE):

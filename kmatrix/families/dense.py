@@ -24,8 +24,10 @@ class Dense(StructuredMatrix):
     ℂ (a complex multiply is 4 real multiplies + 2 additions, a complex addition 2 additions:
     per row n multiplies and n−1 additions).
 
-    Composition: Dense + anything and Dense @ Dense are Dense; a Diagonal or a Permutation next
-    to a Dense is absorbed into it (rows/columns scaled or permuted: same cost, one factor)."""
+    Composition: the operators keep the operands (shared θ); ``kmatrix.merge`` turns Dense +
+    anything and Dense @ Dense into one Dense, and absorbs a Diagonal or a Permutation next to
+    a Dense into it (rows/columns scaled or permuted: same cost, one factor), with new
+    parameters."""
 
     def __init__(self, W, dtype: torch.dtype | None = None):
         W = as_tensor(W, "W", dtype=dtype, ndim=2)
@@ -46,7 +48,7 @@ class Dense(StructuredMatrix):
     def to_dense(self):
         return self.weight
 
-    def _scale(self, scalar):
+    def _merge_scale(self, scalar):
         return Dense(self.weight.detach() * scalar)
 
     def _config(self):

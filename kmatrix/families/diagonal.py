@@ -2,8 +2,9 @@
 
 θ = d (n scalars, ``num_params`` = n). Product (D x)[i] = d[i]·x[i]: O(n), flops n over ℝ and 6n
 over ℂ (one complex multiplication each). D is symmetric (Dᵀ = D, shares θ); Dᴴ = diag(conj d).
-Diagonal @ Diagonal and Diagonal + Diagonal stay diagonal; a Diagonal next to a Dense or Sparse
-matrix is absorbed into it (rows or columns scaled)."""
+Under ``kmatrix.merge`` (new parameters) Diagonal @ Diagonal and Diagonal + Diagonal become one
+Diagonal, and a Diagonal next to a Dense or Sparse matrix is absorbed into it (rows or columns
+scaled); the operators themselves keep the factors (shared θ)."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ class Diagonal(StructuredMatrix):
     def to_dense(self):
         return torch.diag(self.diag)
 
-    def _scale(self, scalar):
+    def _merge_scale(self, scalar):
         return Diagonal(self.diag.detach() * scalar)
 
     def _config(self):

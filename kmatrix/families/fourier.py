@@ -43,6 +43,7 @@ class Fourier(StructuredMatrix):
     """
 
     field = "complex"
+    computes_in_input_precision = True  # no parameters: a float64 input gets a complex128 FFT
 
     def __init__(self, n: int, norm: str | None = None, dtype: torch.dtype | None = None, device=None):
         n = check_positive_int(n, "n")
@@ -81,7 +82,7 @@ class Fourier(StructuredMatrix):
         return f"{super().extra_repr()}, norm={self.norm!r}"
 
 
-@register_rule("matmul", Fourier, Fourier)
+@register_rule("matmul", Fourier, Fourier, shares=True)  # no parameters
 def _fourier_squared(a: Fourier, b: Fourier):
     """F² = n·J with J the index reversal (J x)[i] = x[−i mod n]: Σ_j ω^{ij} ω^{jk} = n·[i + k ≡ 0].
     With both factors orthonormal F² = J exactly (a Permutation, 0 flops); the scale of a mixed or

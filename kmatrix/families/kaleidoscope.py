@@ -26,7 +26,7 @@ from ._twiddle import (
 )
 from .butterfly import stage_flops
 
-__all__ = ["KMatrix", "expansion_for", "kmatrix_size"]
+__all__ = ["KMatrix", "expansion_for", "kmatrix_size", "merged_kmatrix_product"]
 
 
 def kmatrix_size(in_size: int, out_size: int, expansion: int) -> int:
@@ -81,8 +81,9 @@ class KMatrix(TwiddleParameter, StructuredMatrix):
     ``num_params`` = 4·w·N·log2 N; ``flops`` = 2w·log2 N·3N (real) or 2w·log2 N·14N (complex).
     ``.T`` / ``.H`` are native and share θ: (M_w ⋯ M_1)ᵀ = M_1ᵀ ⋯ M_wᵀ with
     (B B'^*)ᵀ = conj(B') Bᵀ again in BB*: the twiddle flipped along (factor, part, stage) with
-    transposed blocks. ``A @ B`` of two K-matrices of equal N is a K-matrix of width
-    w_A + w_B (the truncation between them folded into A's first stage).
+    transposed blocks. ``A @ B`` is a Product sharing both operands' θ; ``kmatrix.merge(A @ B)``
+    (or :func:`merged_kmatrix_product`) of two K-matrices of equal N is one K-matrix of width
+    w_A + w_B with new parameters (the truncation between them folded into A's first stage).
     """
 
     def __init__(
@@ -164,7 +165,7 @@ class KMatrix(TwiddleParameter, StructuredMatrix):
             self.in_size, self.out_size, width=len(keep), expansion=self.expansion, init=tw[keep].clone()
         )
 
-    def _scale(self, scalar):
+    def _merge_scale(self, scalar):
         tw = self.twiddle.detach().clone()
         if isinstance(scalar, complex) and not tw.is_complex():
             tw = tw.to(torch.promote_types(tw.dtype, torch.complex64))
@@ -185,13 +186,20 @@ class KMatrix(TwiddleParameter, StructuredMatrix):
         return f"{super().extra_repr()}, width={self.width}, expansion={self.expansion}, N={self.size}"
 
 
-@register_rule("matmul", KMatrix, KMatrix)
-def _kmatrix_matmul(a: KMatrix, b: KMatrix):
-    """A @ B = S_A E_A Sᵀ S E_B S_Bᵀ with Sᵀ S = diag(1_k, 0) (k = inner size): the projection
-    scales the columns of A's first stage (stride N/2, pairs (p, p + N/2)), so the product is
-    exactly a K-matrix of width w_A + w_B. New parameters from the operands' current values."""
+def merged_kmatrix_product(a: KMatrix, b: KMatrix) -> KMatrix:
+    """A @ B as ONE K-matrix with **new parameters** (from the operands' current values,
+    detached): width w_A + w_B, same N (Definition 5.4: (BB*)^{w_A} (BB*)^{w_B} ⊆
+    (BB*)^{w_A + w_B}). A @ B = S_A E_A Sᵀ S E_B S_Bᵀ with Sᵀ S = diag(1_k, 0) (k = the inner
+    size): the projection scales the columns of A's first stage (stride N/2, pairs
+    (p, p + N/2)), so the product is exactly a K-matrix. Raises ValueError when the shapes do
+    not chain or the two sizes N differ. Cost O(w N log N) (a copy of the twiddles)."""
+    for name, v in (("a", a), ("b", b)):
+        if not isinstance(v, KMatrix):
+            raise TypeError(f"{name}: expected a KMatrix, got {type(v).__name__}")
+    if a.shape[1] != b.shape[0]:
+        raise ValueError(f"a, b: cannot multiply {a.shape} @ {b.shape}: inner dimensions differ")
     if a.size != b.size:
-        return None
+        raise ValueError(f"a, b: expected K-matrices of the same size N, got {a.size} and {b.size}")
     n, k = a.size, a.in_size
     dtype = torch.promote_types(a.dtype, b.dtype)
     ta = a.twiddle.detach().to(dtype).clone()
@@ -204,3 +212,11 @@ def _kmatrix_matmul(a: KMatrix, b: KMatrix):
     tw = torch.cat([tb, ta], dim=0)
     in_size, out_size = b.in_size, a.out_size
     return KMatrix(in_size, out_size, width=a.width + b.width, expansion=expansion_for(in_size, out_size, n), init=tw)
+
+
+@register_rule("matmul", KMatrix, KMatrix)
+def _kmatrix_matmul(a: KMatrix, b: KMatrix):
+    """Merging rule (``kmatrix.merge``): :func:`merged_kmatrix_product` when the sizes agree."""
+    if a.size != b.size:
+        return None
+    return merged_kmatrix_product(a, b)

@@ -304,28 +304,20 @@ class LDR(StructuredMatrix):
 
     # ------------------------------------------------------------------ products
     def _kernel(self, transposed: bool) -> Kernel | None:
-        """The (cached) middle factor for W or Wᵀ: it depends only on the fixed operators, so it
-        is rebuilt only when a diagonal buffer, the dtype or the device changes."""
+        """The middle factor for W or Wᵀ: it depends only on the fixed operators, so it is kept
+        in the base class's derived-data cache while the diagonal buffers hold the same values
+        (however they are written) and the dtype and device are unchanged."""
         if self._L.is_shift and self._R.is_shift:
             return None
-        key = (transposed, self.dtype, self.device) + tuple(
-            (d._version, d.data_ptr()) for d in (self.L_diag, self.R_diag) if d is not None
-        )
-        cache = self.__dict__.setdefault("_kernel_cache", {})
-        hit = cache.get(transposed)
-        if hit is None or hit[0] != key:
-            m, n = self.shape
-            if transposed:
-                ker = make_kernel(self._R.transpose(), self.R_diag, self._L.transpose(), self.L_diag, self.form, n, m, self.dtype)
-            else:
-                ker = make_kernel(self._L, self.L_diag, self._R, self.R_diag, self.form, m, n, self.dtype)
-            cache[transposed] = hit = (key, ker)
-        return hit[1]
+        m, n = self.shape
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_kernel_cache", None)
-        return state
+        def build():
+            if transposed:
+                return make_kernel(self._R.transpose(), self.R_diag, self._L.transpose(), self.L_diag, self.form, n, m, self.dtype)
+            return make_kernel(self._L, self.L_diag, self._R, self.R_diag, self.form, m, n, self.dtype)
+
+        return self._derived(f"kernel{int(transposed)}", (self.L_diag, self.R_diag), build,
+                             key=(self.dtype, self.device))
 
     def _matvec(self, x):
         return _ldr_apply(self.gen_G, self.gen_H, self._L, self.L_diag, self._R, self.R_diag, self.form, x,
@@ -349,7 +341,7 @@ class LDR(StructuredMatrix):
             cols.append(self._matvec(eye).transpose(0, 1))
         return torch.cat(cols, dim=1)
 
-    def _scale(self, scalar):
+    def _merge_scale(self, scalar):
         return LDR(self.gen_G.detach() * scalar, self.gen_H.detach(), self.L, self.R, self.form)
 
     def _config(self):

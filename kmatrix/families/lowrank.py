@@ -10,12 +10,13 @@ flops: R x is r inner products of length n, r(2n − 1) over ℝ; L(Rx) is m inn
 length r, m(2r − 1): flops = r(2n − 1) + m(2r − 1). Over ℂ (multiplication 6 real flops, addition
 2): r(8n − 2) + m(8r − 2).
 
-Composition: A @ LowRank and LowRank @ B stay LowRank: L R B = L (Bᵀ Rᵀ)ᵀ needs r products by Bᵀ
+Composition (``kmatrix.merge``; the operators themselves keep the generic Product / Sum sharing
+θ): A @ LowRank and LowRank @ B become LowRank: L R B = L (Bᵀ Rᵀ)ᵀ needs r products by Bᵀ
 (no dense B), and A L R = (A L) R needs r products by A. The rule is taken only when it is cheap,
 i.e. when the merged LowRank's flops do not exceed those of the factored product
 (flops(A or B) + flops(LR)); otherwise the generic Product is kept. LowRank @ LowRank keeps the
 smaller rank; LowRank + LowRank concatenates: [L₁ L₂][R₁; R₂], rank r₁ + r₂. Merged results hold
-new parameters built from the operands' current values (the core convention).
+new parameters built from the operands' current values.
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ class LowRank(StructuredMatrix):
     def to_dense(self):
         return self.L @ self.R
 
-    def _scale(self, scalar):
+    def _merge_scale(self, scalar):
         return LowRank(self.L.detach() * scalar, self.R.detach())
 
     def _config(self):

@@ -33,6 +33,8 @@ class Permutation(StructuredMatrix):
     """The permutation matrix with (P x)[i] = x[perm[i]]. Pᵀ = P⁻¹ is the inverse permutation;
     P₁ @ P₂ is the permutation ``p2[p1]``. ``dtype`` only sets the precision of products."""
 
+    computes_in_input_precision = True  # no parameters: nothing to round an input to
+
     def __init__(self, perm, dtype: torch.dtype | None = None):
         if isinstance(perm, (list, tuple)) and len(perm) == 0:  # np.asarray([]) would be float64
             raise ValueError("perm: expected a non-empty permutation of 0..n-1, got an empty sequence")
@@ -69,6 +71,6 @@ class Permutation(StructuredMatrix):
         return {"perm": self.perm, "dtype": self.dtype}
 
 
-@register_rule("matmul", Permutation, Permutation)
+@register_rule("matmul", Permutation, Permutation, shares=True)  # no parameters to share
 def _perm_perm(a, b):
     return Permutation(b.perm[a.perm], dtype=torch.promote_types(a.dtype, b.dtype))

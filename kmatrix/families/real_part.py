@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from ..core.compose import scale
+from ..core.compose import merge, scale
 from ..core.structured import StructuredMatrix
 from ..core.validation import complex_dtype_of, real_dtype_of
 
@@ -59,10 +59,14 @@ class RealPart(StructuredMatrix):
         d = self.base.to_dense()
         return d.real if d.is_complex() else d
 
-    def _scale(self, scalar):
+    def _merge_scale(self, scalar):
         if isinstance(scalar, complex):
             return None
-        return RealPart(scale(self.base, scalar))
+        return RealPart(merge(scale(self.base, scalar)))
+
+    def _merged(self):
+        base = self.base._merged()
+        return self if base is self.base else RealPart(base)
 
     def _config(self):
         return {"base": self.base}

@@ -153,16 +153,11 @@ class Sparse(StructuredMatrix):
 
     # ------------------------------------------------------------------ products
     def _layouts(self):
-        """CSR layouts of W and Wᵀ, cached; rebuilt when ``rows`` / ``cols`` change (device
-        move, ``load_state_dict``: both replace or bump the buffers' storage / version)."""
+        """CSR layouts of W and Wᵀ, kept in the base class's derived-data cache while ``rows``
+        and ``cols`` hold the same values (however they are written; checking costs O(nnz))."""
         r, c = self.rows, self.cols
-        key = (r.data_ptr(), r._version, c.data_ptr(), c._version, r.device, r.shape[0])
-        cache = self.__dict__.get("_layout_cache")
-        if cache is None or cache[0] != key:
-            m, n = self.shape
-            cache = (key, csr_layout(r, c, m, n), csr_layout(c, r, n, m))
-            self.__dict__["_layout_cache"] = cache
-        return cache[1], cache[2]
+        m, n = self.shape
+        return self._derived("layouts", (r, c), lambda: (csr_layout(r, c, m, n), csr_layout(c, r, n, m)))
 
     def _matvec(self, x):
         fwd, bwd = self._layouts()
@@ -194,7 +189,7 @@ class Sparse(StructuredMatrix):
         vals = vals.index_add(0, inv, self.values.detach())
         return Sparse(uniq // n, uniq % n, vals, (m, n))
 
-    def _scale(self, scalar):
+    def _merge_scale(self, scalar):
         return Sparse(self.rows, self.cols, self.values.detach() * scalar, self.shape)
 
     def _config(self):
@@ -233,15 +228,15 @@ def _sparse_diag(s: Sparse, d: Diagonal) -> Sparse:
     return Sparse(s.rows, s.cols, s.values.detach().to(dt) * d.diag.detach().to(dt)[s.cols], s.shape)
 
 
-@register_rule("matmul", Permutation, Sparse)
+@register_rule("matmul", Permutation, Sparse, shares=True)
 def _perm_sparse(p: Permutation, s: Sparse) -> Sparse:
-    """(P S)[i, :] = S[perm[i], :]: an entry in row r moves to row perm⁻¹[r]; values unchanged."""
-    dt = torch.promote_types(p.dtype, s.dtype)
-    return Sparse(p.inverse_perm[s.rows], s.cols, s.values.detach().to(dt), s.shape)
+    """(P S)[i, :] = S[perm[i], :]: an entry in row r moves to row perm⁻¹[r]; the result shares
+    S's ``values`` parameter (only the locations move)."""
+    return Sparse._from_parts(p.inverse_perm[s.rows], s.cols, s.values, s.shape)
 
 
-@register_rule("matmul", Sparse, Permutation)
+@register_rule("matmul", Sparse, Permutation, shares=True)
 def _sparse_perm(s: Sparse, p: Permutation) -> Sparse:
-    """(S P)[:, j] = S[:, perm⁻¹[j]]: an entry in column c moves to column perm[c]."""
-    dt = torch.promote_types(p.dtype, s.dtype)
-    return Sparse(s.rows, p.perm[s.cols], s.values.detach().to(dt), s.shape)
+    """(S P)[:, j] = S[:, perm⁻¹[j]]: an entry in column c moves to column perm[c]; shares
+    S's ``values``."""
+    return Sparse._from_parts(s.rows, p.perm[s.cols], s.values, s.shape)

@@ -8,17 +8,18 @@ given are kept, not copied, so their parameters are shared). Product: S x + L(R 
 flops = flops(S) + flops(LR) + m (the final additions; 2m over ℂ), i.e. over ℝ
 2·nnz − r_S + r(2n − 1) + m(2r − 1) + m with r_S the nonempty rows of S.
 
-Composition: Sparse + LowRank (either order) gives a SparsePlusLowRank sharing both operands.
-Adding a Sparse, a LowRank or another SparsePlusLowRank merges like with like (Sparse + Sparse
-coalesced, LowRank + LowRank concatenated: new parameters from current values) and keeps the
-untouched part shared; c·W scales both parts.
+Composition: Sparse + LowRank (either order) gives a SparsePlusLowRank sharing both operands
+(the operator itself). ``kmatrix.merge`` of a sum with a Sparse, a LowRank or another
+SparsePlusLowRank merges like with like (Sparse + Sparse coalesced, LowRank + LowRank
+concatenated: new parameters from current values) and keeps the untouched part shared; merged
+c·W scales both parts.
 """
 
 from __future__ import annotations
 
 import torch
 
-from ..core.compose import register_rule
+from ..core.compose import merge, register_rule
 from ..core.structured import StructuredMatrix
 from .lowrank import LowRank
 from .sparse import Sparse
@@ -72,8 +73,8 @@ class SparsePlusLowRank(StructuredMatrix):
     def to_dense(self):
         return self.sparse.to_dense().to(self.dtype) + self.lowrank.to_dense().to(self.dtype)
 
-    def _scale(self, scalar):
-        return SparsePlusLowRank(self.sparse._scale(scalar), self.lowrank._scale(scalar))
+    def _merge_scale(self, scalar):
+        return SparsePlusLowRank(self.sparse._merge_scale(scalar), self.lowrank._merge_scale(scalar))
 
     def _config(self):
         return {"sparse": self.sparse, "lowrank": self.lowrank}
@@ -83,36 +84,37 @@ class SparsePlusLowRank(StructuredMatrix):
 
 
 # ---------------------------------------------------------------------- composition rules
-@register_rule("add", Sparse, LowRank)
+@register_rule("add", Sparse, LowRank, shares=True)
 def _s_lr(a, b):
     return SparsePlusLowRank(a, b)
 
 
-@register_rule("add", LowRank, Sparse)
+@register_rule("add", LowRank, Sparse, shares=True)
 def _lr_s(a, b):
     return SparsePlusLowRank(b, a)
 
 
+# Merging rules (kmatrix.merge): like parts merged (new parameters), the other part shared.
 @register_rule("add", SparsePlusLowRank, SparsePlusLowRank)
 def _splr_splr(a, b):
-    return SparsePlusLowRank(a.sparse + b.sparse, a.lowrank + b.lowrank)
+    return SparsePlusLowRank(merge(a.sparse + b.sparse), merge(a.lowrank + b.lowrank))
 
 
 @register_rule("add", SparsePlusLowRank, Sparse)
 def _splr_s(a, b):
-    return SparsePlusLowRank(a.sparse + b, a.lowrank)
+    return SparsePlusLowRank(merge(a.sparse + b), a.lowrank)
 
 
 @register_rule("add", Sparse, SparsePlusLowRank)
 def _s_splr(a, b):
-    return SparsePlusLowRank(a + b.sparse, b.lowrank)
+    return SparsePlusLowRank(merge(a + b.sparse), b.lowrank)
 
 
 @register_rule("add", SparsePlusLowRank, LowRank)
 def _splr_lr(a, b):
-    return SparsePlusLowRank(a.sparse, a.lowrank + b)
+    return SparsePlusLowRank(a.sparse, merge(a.lowrank + b))
 
 
 @register_rule("add", LowRank, SparsePlusLowRank)
 def _lr_splr(a, b):
-    return SparsePlusLowRank(b.sparse, a + b.lowrank)
+    return SparsePlusLowRank(b.sparse, merge(a + b.lowrank))

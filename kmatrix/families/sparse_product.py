@@ -64,9 +64,9 @@ class SparseProduct(Product):
     def _transpose(self):
         return SparseProduct([f.T for f in reversed(self.factors)])
 
-    def _scale(self, scalar):
+    def _merge_scale(self, scalar):
         # c·S_1 ⋯ S_K = (c·S_1) S_2 ⋯ S_K: a new first factor, the others shared.
-        return SparseProduct([self.factors[0]._scale(scalar), *self.factors[1:]])
+        return SparseProduct([self.factors[0]._merge_scale(scalar), *self.factors[1:]])
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, nnz_per_factor={self.nnz_per_factor}"
@@ -78,21 +78,21 @@ class SparseProduct(Product):
 # exactly nnz_1 + nnz_2. The result shares the operands' values (like a generic Product).
 
 
-@register_rule("matmul", Sparse, Sparse)
+@register_rule("matmul", Sparse, Sparse, shares=True)
 def _sparse_sparse(a, b):
     return SparseProduct([a, b])
 
 
-@register_rule("matmul", SparseProduct, Sparse)
+@register_rule("matmul", SparseProduct, Sparse, shares=True)
 def _sp_sparse(a, b):
     return SparseProduct([*a.factors, b])
 
 
-@register_rule("matmul", Sparse, SparseProduct)
+@register_rule("matmul", Sparse, SparseProduct, shares=True)
 def _sparse_sp(a, b):
     return SparseProduct([a, *b.factors])
 
 
-@register_rule("matmul", SparseProduct, SparseProduct)
+@register_rule("matmul", SparseProduct, SparseProduct, shares=True)
 def _sp_sp(a, b):
     return SparseProduct([*a.factors, *b.factors])

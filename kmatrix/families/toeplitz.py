@@ -153,7 +153,7 @@ class Toeplitz(StructuredMatrix):
         idx = (n - 1) + torch.arange(m, device=self.device)[:, None] - torch.arange(n, device=self.device)[None, :]
         return self.vals[idx]
 
-    def _scale(self, scalar):
+    def _merge_scale(self, scalar):
         return Toeplitz(self.c.detach() * scalar, self.r.detach() * scalar)
 
     def _config(self):
@@ -209,7 +209,7 @@ class Hankel(StructuredMatrix):
         idx = torch.arange(m, device=self.device)[:, None] + torch.arange(n, device=self.device)[None, :]
         return self.vals[idx]
 
-    def _scale(self, scalar):
+    def _merge_scale(self, scalar):
         return Hankel(self.c.detach() * scalar, self.r.detach() * scalar)
 
     def _config(self):
@@ -221,7 +221,7 @@ class Circulant(StructuredMatrix):
 
     θ = ``col`` = c (n scalars). Product O(n log n): C x = ifft(fft(c) · fft(x)) at length n;
     flops = 3·F(n) + P(n) (module docstring). Cᵀ = Circulant((c[0], c[n−1], …, c[1])) on the same
-    θ. ``Circulant @ Circulant`` and ``+`` stay circulant.
+    θ. ``kmatrix.merge`` makes ``Circulant @ Circulant`` and ``+`` one circulant (new θ).
     """
 
     def __init__(self, c, dtype: torch.dtype | None = None):
@@ -249,7 +249,7 @@ class Circulant(StructuredMatrix):
         idx = (torch.arange(n, device=self.device)[:, None] - torch.arange(n, device=self.device)[None, :]) % n
         return self.col[idx]
 
-    def _scale(self, scalar):
+    def _merge_scale(self, scalar):
         return Circulant(self.col.detach() * scalar)
 
     def _config(self):

@@ -198,29 +198,15 @@ class Vandermonde(StructuredMatrix):
 
     # ------------------------------------------------------------------ path selection
     def _plan(self) -> tuple[poly.Plan, float]:
-        """The subproduct forest of the current nodes and its growth indicator. Without
-        autograd (inference, or frozen nodes) it is cached until the nodes change (in-place
-        updates bump the tensor's version); with autograd it is rebuilt so that gradients
-        reach the nodes."""
-        a = self.nodes
-        key = (a._version, a.data_ptr(), a.dtype, a.device, self.shape[1])
-        cache = self.__dict__.get("_plan_cache")
-        reusable = not (torch.is_grad_enabled() and a.requires_grad)
-        if reusable and cache is not None and cache[0] == key:
-            return cache[1], cache[2]
-        if reusable:
-            with torch.no_grad():
-                plan = poly.Plan(a, self.shape[1])
-            out = (plan, plan.growth())
-            self.__dict__["_plan_cache"] = (key, *out)
-            return out
-        plan = poly.Plan(a, self.shape[1])
-        return plan, plan.growth()
+        """The subproduct forest of the current nodes and its growth indicator, through the
+        base class's derived-data cache (reused while the nodes hold the same values, however
+        they are written; rebuilt under autograd so that gradients reach the nodes)."""
 
-    def __getstate__(self):
-        state = super().__getstate__()
-        state.pop("_plan_cache", None)
-        return state
+        def build():
+            plan = poly.Plan(self.nodes, self.shape[1])
+            return plan, plan.growth()
+
+        return self._derived("plan", (self.nodes,), build, key=self.shape[1])
 
     def resolve_method(self) -> str:
         """The path the next product will take (``"fast"`` or ``"direct"``) for the current

@@ -17,7 +17,7 @@ import torch
 
 from ..core.structured import StructuredMatrix
 
-__all__ = ["TOLERANCES", "ZooEntry", "normwise_error", "random_tensor", "tolerance"]
+__all__ = ["ALL_DTYPES", "TOLERANCES", "ZooEntry", "normwise_error", "random_tensor", "tolerance"]
 
 TOLERANCES = {
     torch.float32: 2e-5,
@@ -51,6 +51,8 @@ class ZooEntry:
     #: False for variants (rectangular, stacked, other operators) of a family that another entry
     #: already represents in ``kmatrix bench families`` and the demo's timing table.
     bench: bool = True
+    #: optional independent count of ``M.flops`` (from the definition, not the library's helpers)
+    flops: Callable[[StructuredMatrix], int] | None = None
 
     def tolerance(self, dtype: torch.dtype) -> float:
         if self.tol and dtype in self.tol:
