@@ -42,6 +42,8 @@ from .theorems import (
     sparse_to_kmatrix,
 )
 
+from .interop import aslinearoperator
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -68,6 +70,7 @@ __all__ = [
     "Toeplitz",
     "Vandermonde",
     "acdc",
+    "aslinearoperator",
     "benes",
     "circuit_to_kmatrix",
     "circuits",
