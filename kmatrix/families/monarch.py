@@ -178,7 +178,7 @@ class Monarch(StructuredMatrix):
         return self._adjoint_apply(y, conj=True)
 
     # ------------------------------------------------------------------ structure
-    def _scale(self, scalar):
+    def _merge_scale(self, scalar):
         L = self.L.detach()
         if isinstance(scalar, complex) and not L.is_complex():
             L = L.to(torch.promote_types(L.dtype, torch.complex64))
