@@ -54,8 +54,8 @@ def test_explicit_factors_kept_exactly(gen):
 
 def test_complex_scalar_promotes(gen):
     M = kmatrix.Monarch(9, dtype=torch.float64, generator=gen)
-    S = 1j * M
-    assert isinstance(S, kmatrix.Monarch) and S.is_complex
+    S = kmatrix.merge(1j * M)  # the operator shares θ; merge makes the complex Monarch
+    assert isinstance(S, kmatrix.Monarch) and S.is_complex and isinstance(1j * M, kmatrix.Scaled)
     torch.testing.assert_close(S.to_dense(), 1j * M.to_dense().detach().to(torch.complex128))
 
 
