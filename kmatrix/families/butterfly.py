@@ -65,6 +65,8 @@ class Butterfly(TwiddleParameter, StructuredMatrix):
     generator : torch.Generator, optional
         Random source of the random initialisations.
 
+    Notes
+    -----
     Twiddle layout (public, shared with the kernels): ``twiddle[k]`` is the stage applied k-th;
     its stride is s = 2^k (increasing) or N/2^(k+1) (decreasing); pair p acts on
     (x_i, x_{i+s}) with i = (p // s)·2s + p mod s: ``[y_i, y_{i+s}] = twiddle[k, p] @ [x_i,

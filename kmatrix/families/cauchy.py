@@ -128,7 +128,7 @@ class CauchyPlan:
         self.Ts = poly.multipoint_evaluate(s, T_low, self.splan)[0] + sL
 
     def growth(self) -> float:
-        """max(G over the t-tree, G over the s-plan, (1 + ‖T − z^L‖₁)·max_i 1/|T(s_i)|): the
+        """max(G over the t-tree, G over the s-plan, (1 + ‖T − z^L‖₁)·max_i ``1/|T(s_i)|``): the
         last factor is the conditioning of the final division N(s_i)/T(s_i)."""
         with torch.no_grad():
             T_low = self.tree.low[-1].detach()
@@ -172,14 +172,14 @@ class Cauchy(StructuredMatrix):
     Products and cost (real flops of one matrix-vector product)
     -----------------------------------------------------------
     * direct: per entry one subtraction, one reciprocal, one multiply-add: m(4n − 1) over ℝ;
-      over ℂ (reciprocal z̄/|z|² = 5 flops) 15mn − 2m. Normwise error ~ n·ε.
+      over ℂ (reciprocal ``z̄/|z|²`` = 5 flops) 15mn − 2m. Normwise error ~ n·ε.
     * fast: exact algorithm N(s)/T(s) (module docstring), O((m + n) log² n); flops counted from
       the implementation (``fast_flops``, trees included): for m = n ≈ 82·n·log2²(n) over ℝ and
       ≈ 166·n·log2²(n) over ℂ (n = 2^14: 5.3e8 vs 4.0e9 for the direct path; the direct path
       needs fewer flops up to n = 2^11 over ℝ, 2^10 over ℂ).
 
     Measured accuracy (``kmatrix bench cauchy_accuracy``: m = n, float64/complex128,
-    x ~ N(0, 1), error ‖ŷ − y‖ / ‖|C| |x|‖ on 64 sampled entries against mpmath at 50 digits;
+    x ~ N(0, 1), error ``‖ŷ − y‖ / ‖|C| |x|‖`` on 64 sampled entries against mpmath at 50 digits;
     "ovf" = overflow to nan; Cᵀ y behaves the same)::
 
         s, t                  path     2^6      2^8      2^10     2^12     2^14
@@ -195,7 +195,7 @@ class Cauchy(StructuredMatrix):
     The exact algorithm works in the monomial basis: T(s_i) = Π_j (s_i − t_j) spans hundreds
     of orders of magnitude unless the nodes are FFT-like, and the evaluation trees inherit the
     Vandermonde instability (see ``Vandermonde``). G is ``CauchyPlan.growth``: the larger of
-    the two trees' growth indicators and the conditioning (1 + ‖T − z^L‖₁)/min_i |T(s_i)| of
+    the two trees' growth indicators and the conditioning (1 + ‖T − z^L‖₁)/min_i ``|T(s_i)|`` of
     the final division.
 
     Default (``"auto"``): the fast path when min(m, n) ≥ ``AUTO_MIN_SIZE`` and G ≤

@@ -70,6 +70,8 @@ class KMatrix(TwiddleParameter, StructuredMatrix):
     generator : torch.Generator, optional
         Random source of the random initialisations.
 
+    Notes
+    -----
     Twiddle layout: ``twiddle[i, 0, k]`` is the k-th stage of B_i'^* (stride N/2^(k+1)),
     ``twiddle[i, 1, k]`` the k-th stage of B_i (stride 2^k), factor i = 0 applied first; within
     a stage, pair p acts on (x_j, x_{j+s}) with j = (p // s)·2s + p mod s as

@@ -182,6 +182,8 @@ class LDR(StructuredMatrix):
         :mod:`kmatrix.families._ldr_ops`). Diagonals are stored as buffers ``L_diag`` / ``R_diag``.
     form : ``"sylvester"`` (default) or ``"stein"``.
 
+    Notes
+    -----
     Raises ValueError when the operators make the displacement map singular (shared eigenvalues
     for Sylvester, λ_i μ_j = 1 for Stein), or when both are shifts and m ≠ n.
 
@@ -240,11 +242,11 @@ class LDR(StructuredMatrix):
         """Vandermonde-like matrices, V[i, j] = a_i^j having displacement rank 1.
 
         ``form="sylvester"``: (L, R) = (diag(a), Zᵀ), diag(a) V − V Zᵀ = a^n e_{n−1}ᵀ (NOTES.md);
-        nodes a_i = 0 are excluded (0 is Zᵀ's eigenvalue). Numerically poor for |a_i| < 1 and
+        nodes a_i = 0 are excluded (0 is Zᵀ's eigenvalue). Numerically poor for ``|a_i| < 1`` and
         large n: the generator a^n underflows while the kernel a_i^{−1−j} overflows (inf·0 = NaN
-        for |a| ≲ 0.03 at n = 200 in float64).
+        for ``|a| ≲ 0.03`` at n = 200 in float64).
         ``form="stein"``: (L, R) = (diag(a), Z), V − diag(a) V Z = 1 e_0ᵀ; any nodes with
-        node allowed (Z is nilpotent, λμ = 0 ≠ 1), the kernel is a_i^j itself: the stable choice for |a| ≤ 1.
+        node allowed (Z is nilpotent, λμ = 0 ≠ 1), the kernel is a_i^j itself: the stable choice for ``|a| ≤ 1``.
         """
         form = _check_form(form)
         return cls(G, H, ("D", a), "Zt" if form == "sylvester" else "Z", form, dtype)

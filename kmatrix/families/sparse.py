@@ -126,7 +126,7 @@ class Sparse(StructuredMatrix):
 
     @classmethod
     def from_dense(cls, M, tol: float = 0.0, dtype: torch.dtype | None = None) -> Sparse:
-        """The entries of M with |M[i, j]| > tol, in row-major order (exact copies of the
+        """The entries of M with ``|M[i, j]| > tol``, in row-major order (exact copies of the
         values). ``tol`` must be ≥ 0; tol = 0 keeps every nonzero."""
         M = as_tensor(M, "M", dtype=dtype, ndim=2)
         check_finite(M, "M")

@@ -142,15 +142,18 @@ class Vandermonde(StructuredMatrix):
 
     Parameters
     ----------
-    nodes : tensor (m,), real or complex, finite. Repeated nodes are *allowed*: the survey
-        asks for distinct nodes so that V (square) is invertible (Fact 2.7), but the product
+    nodes : tensor (m,), real or complex, finite
+        Repeated nodes are *allowed*: the survey asks for distinct nodes so that V (square) is invertible (Fact 2.7), but the product
         and both algorithms are well defined without it, and a learnable θ must not make
         training fail when two nodes meet. (Cauchy, whose entries blow up, does raise.)
-    n : number of columns (positive int).
-    method : ``"auto"`` | ``"fast"`` | ``"direct"``.
+    n : int
+        The number of columns (positive).
+    method : ``"auto"``, ``"fast"`` or ``"direct"``
 
-    Products and cost (real flops of one matrix-vector product)
-    -----------------------------------------------------------
+    Notes
+    -----
+    Products and cost (real flops of one matrix-vector product):
+
     * direct: m(2n−1) for the dot products + m(n−1) to generate the powers = m(3n−2) over ℝ;
       over ℂ 8mn − 2m + 6m(n−1). Normwise error ≤ ~n·ε (powers by repeated multiplication
       have relative error ≤ jε; Horner's bound is 2nε).
@@ -160,7 +163,7 @@ class Vandermonde(StructuredMatrix):
       (n = 2^14: 2.3e8, vs 3.8e9 for the direct path) and ≈ 37·n·log2²(n) over ℝ.
 
     Measured accuracy (``kmatrix bench vandermonde_accuracy``: m = n, float64/complex128,
-    x ~ N(0, 1), error ‖ŷ − y‖ / ‖|V| |x|‖ on 64 sampled rows against mpmath at 50 digits;
+    x ~ N(0, 1), error ``‖ŷ − y‖ / ‖|V| |x|‖`` on 64 sampled rows against mpmath at 50 digits;
     G = the tree's growth indicator; "ovf" = overflow to inf/nan; Vᵀ y behaves the same)::
 
         nodes             path     2^6      2^8      2^10     2^12     2^14

@@ -33,10 +33,10 @@ ALL_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
 class ZooEntry:
     """One family (or configuration) in the shared battery.
 
-    make(n, dtype, generator) -> StructuredMatrix: a random instance of size about n.
-    reference(M) -> tensor: its dense matrix computed independently of the family's code
-        (scipy, numpy, explicit formula), in complex128 or float64.
-    bench: whether ``kmatrix bench families`` times it (one entry per family configuration).
+    ``make(n, dtype, generator) -> StructuredMatrix``: a random instance of size about n.
+    ``reference(M) -> tensor``: its dense matrix computed independently of the family's code
+    (scipy, numpy, explicit formula), in complex128 or float64.
+    ``bench``: whether ``kmatrix bench families`` times it (one entry per family configuration).
     """
 
     name: str
