@@ -5,7 +5,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-import kmatrix  # noqa: E402
+import kmatrix
 
 project = "kmatrix"
 author = "kmatrix contributors"

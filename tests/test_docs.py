@@ -6,16 +6,16 @@ import inspect
 import io
 
 import pytest
-
 from _public_api import public_objects
 
-docutils = pytest.importorskip("docutils")
+pytest.importorskip("docutils")
 napoleon = pytest.importorskip("sphinx.ext.napoleon")
 
-from docutils.core import publish_doctree  # noqa: E402
-from docutils.parsers.rst import directives, roles  # noqa: E402
-import docutils.parsers.rst  # noqa: E402
-import docutils.nodes  # noqa: E402
+import docutils.nodes
+import docutils.parsers.rst
+from docutils.core import publish_doctree
+from docutils.parsers.rst import directives, roles
+
 
 class _SphinxDirective(docutils.parsers.rst.Directive):
     """Stands for the Sphinx directives napoleon emits (``.. attribute::``): checks the body."""
