@@ -19,6 +19,20 @@ PACKAGES = [
 SPECIAL = ("__add__", "__matmul__", "__mul__", "__rmul__", "__call__")
 
 
+def documented_objects() -> dict[str, object]:
+    """The public classes and functions themselves and the operators of classes (``__add__``,
+    ``__matmul__``, ...): what must carry an Examples section (methods are shown in their class's)."""
+    return {
+        name: obj
+        for name, obj in public_objects().items()
+        if inspect.isclass(obj) or name.count(".") == 1 or name.rsplit(".", 1)[1] in SPECIAL
+        or name.rsplit(".", 2)[-2] not in _CLASS_NAMES
+    }
+
+
+_CLASS_NAMES: set[str] = set()
+
+
 def public_objects() -> dict[str, object]:
     """qualified public name -> object (functions and classes; each object once, under the first
     package that exports it)."""
@@ -35,6 +49,7 @@ def public_objects() -> dict[str, object]:
             seen[id(obj)] = f"{pkg}.{name}"
             out[f"{pkg}.{name}"] = obj
             if inspect.isclass(obj):
+                _CLASS_NAMES.add(name)
                 for attr, value in vars(obj).items():
                     if attr.startswith("_") and attr not in SPECIAL:
                         continue

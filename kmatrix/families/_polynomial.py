@@ -87,11 +87,11 @@ def next_pow2(n: int) -> int:
 
 # ---------------------------------------------------------------------- flop tally
 class FlopCounter:
-    """Context manager that tallies the real flops of the routines in this module.
+    """Context manager that tallies the real flops of the routines in this module::
 
-    >>> with FlopCounter() as fc:
-    ...     multipoint_evaluate(nodes, coeffs)
-    >>> fc.flops
+        with FlopCounter() as fc:
+            multipoint_evaluate(nodes, coeffs)
+        fc.flops
     """
 
     def __init__(self) -> None:

@@ -60,8 +60,8 @@ class KMatrix(TwiddleParameter, StructuredMatrix):
         e ≥ 1: the size N is computed from e·max(in_size, out_size).
     init : str or tensor
         ``"random"`` (each 2×2 block with independent unit-norm random columns, so every stage
-        keeps E‖y‖² = ‖x‖², scaled so Var(y_i) = Var(x_j) for i.i.d. inputs, whatever w; see
-        :func:`~kmatrix.families._twiddle.make_twiddle`), ``"orthogonal"`` / ``"unitary"`` (every 2×2 block a rotation / Haar unitary: every
+        keeps E‖y‖² = ‖x‖², scaled so Var(y_i) = Var(x_j) for i.i.d. inputs, whatever w),
+        ``"orthogonal"`` / ``"unitary"`` (every 2×2 block a rotation / Haar unitary: every
         factor is orthogonal / unitary, so deep products neither explode nor vanish),
         ``"identity"`` (every block I), or an explicit twiddle tensor of shape
         (w, 2, log2 N, N/2, 2, 2), kept exactly (its dtype kept unless ``dtype`` is given).
@@ -84,8 +84,28 @@ class KMatrix(TwiddleParameter, StructuredMatrix):
     ``.T`` / ``.H`` are native and share θ: (M_w ⋯ M_1)ᵀ = M_1ᵀ ⋯ M_wᵀ with
     (B B'^*)ᵀ = conj(B') Bᵀ again in BB*: the twiddle flipped along (factor, part, stage) with
     transposed blocks. ``A @ B`` is a Product sharing both operands' θ; ``kmatrix.merge(A @ B)``
-    (or :func:`merged_kmatrix_product`) of two K-matrices of equal N is one K-matrix of width
+    (or :func:`kmatrix.kmatrix_product`) of two K-matrices of equal N is one K-matrix of width
     w_A + w_B with new parameters (the truncation between them folded into A's first stage).
+
+    Examples
+    --------
+    A 4×6 K-matrix of width 2: N = 8, θ = 4·2·8·3 = 192 twiddle entries.
+
+    >>> K = kmatrix.KMatrix(6, 4, width=2)
+    >>> K.shape, K.size, K.num_params
+    ((4, 6), 8, 192)
+    >>> x = torch.randn(3, 6)
+    >>> K(x).shape
+    torch.Size([3, 4])
+    >>> torch.allclose(K(x), x @ K.to_dense().T, atol=1e-6)
+    True
+
+    The DFT is exactly a width-1 K-matrix (:func:`kmatrix.transforms.dft` builds its twiddles):
+
+    >>> F = kmatrix.transforms.dft(8, dtype=torch.complex128)
+    >>> z = torch.randn(8, dtype=torch.complex128)
+    >>> F.width, bool((F(z) - torch.fft.fft(z)).abs().max() < 1e-12)
+    (1, True)
     """
 
     def __init__(
