@@ -27,7 +27,16 @@ class Dense(StructuredMatrix):
     Composition: the operators keep the operands (shared θ); ``kmatrix.merge`` turns Dense +
     anything and Dense @ Dense into one Dense, and absorbs a Diagonal or a Permutation next to
     a Dense into it (rows/columns scaled or permuted: same cost, one factor), with new
-    parameters."""
+    parameters.
+
+    Examples
+    --------
+    >>> W = kmatrix.Dense(torch.tensor([[1.0, 2.0], [3.0, 4.0], [5.0, 6.0]]))
+    >>> W.shape, W.num_params
+    ((3, 2), 6)
+    >>> W(torch.tensor([1.0, 1.0])).tolist()
+    [3.0, 7.0, 11.0]
+    """
 
     def __init__(self, W, dtype: torch.dtype | None = None):
         W = as_tensor(W, "W", dtype=dtype, ndim=2)

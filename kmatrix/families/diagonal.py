@@ -19,7 +19,18 @@ __all__ = ["Diagonal"]
 
 
 class Diagonal(StructuredMatrix):
-    """D[i, i] = d[i]. flops = n over ℝ, 6n over ℂ (one complex multiply each)."""
+    """D[i, i] = d[i]. flops = n over ℝ, 6n over ℂ (one complex multiply each).
+
+    Examples
+    --------
+    >>> D = kmatrix.Diagonal(torch.tensor([1.0, 2.0, 3.0]))
+    >>> D(torch.tensor([1.0, 1.0, 1.0])).tolist()
+    [1.0, 2.0, 3.0]
+    >>> D.num_params, D.flops
+    (3, 3)
+    >>> kmatrix.merge(D @ D).diag.tolist()        # one Diagonal, new parameters
+    [1.0, 4.0, 9.0]
+    """
 
     def __init__(self, d, dtype: torch.dtype | None = None):
         d = as_tensor(d, "d", dtype=dtype, ndim=1)

@@ -43,6 +43,20 @@ class LowRank(StructuredMatrix):
     ``L`` and ``R`` are copied into the parameters ``L`` and ``R`` (promoted to a common dtype, or
     ``dtype``); ``rank`` = r (the inner dimension, an upper bound on the true rank).
     ``num_params`` = r(m + n); flops = r(2n − 1) + m(2r − 1) over ℝ, r(8n − 2) + m(8r − 2) over ℂ.
+
+    Examples
+    --------
+    >>> L = kmatrix.LowRank(torch.ones(4, 1), torch.tensor([[0.0, 1.0, 2.0]]))
+    >>> L.shape, L.num_params
+    ((4, 3), 7)
+    >>> L(torch.ones(3)).tolist()
+    [3.0, 3.0, 3.0, 3.0]
+
+    The best rank-r approximation of a dense matrix (truncated SVD):
+
+    >>> M = torch.randn(6, 2, dtype=torch.float64) @ torch.randn(2, 5, dtype=torch.float64)
+    >>> bool((kmatrix.LowRank.from_dense(M, rank=2).to_dense() - M).abs().max() < 1e-12)
+    True
     """
 
     def __init__(self, L, R, dtype: torch.dtype | None = None):

@@ -31,7 +31,19 @@ def _check_perm(perm: torch.Tensor, inverse: torch.Tensor | None = None) -> None
 
 class Permutation(StructuredMatrix):
     """The permutation matrix with (P x)[i] = x[perm[i]]. Pᵀ = P⁻¹ is the inverse permutation;
-    P₁ @ P₂ is the permutation ``p2[p1]``. ``dtype`` only sets the precision of products."""
+    P₁ @ P₂ is the permutation ``p2[p1]``. ``dtype`` only sets the precision of products.
+
+    Examples
+    --------
+    (P x)[i] = x[perm[i]]; Pᵀ is the inverse permutation.
+
+    >>> P = kmatrix.Permutation(torch.tensor([2, 0, 1]))
+    >>> x = torch.tensor([10.0, 20.0, 30.0])
+    >>> P(x).tolist(), P.T(x).tolist()
+    ([30.0, 10.0, 20.0], [20.0, 30.0, 10.0])
+    >>> P.num_params
+    0
+    """
 
     computes_in_input_precision = True  # no parameters: nothing to round an input to
 

@@ -101,6 +101,14 @@ class Sparse(StructuredMatrix):
     ``num_params`` = s; product O(s) (times the batch); flops = 2·nnz − r over ℝ and 8·nnz − 2r
     over ℂ, with r the number of nonempty rows (see the module docstring). ``W.T`` is a Sparse
     with rows and cols swapped that shares the same ``values`` parameter.
+
+    Examples
+    --------
+    >>> S = kmatrix.Sparse(torch.tensor([0, 2]), torch.tensor([1, 0]), torch.tensor([5.0, -1.0]), (3, 2))
+    >>> S.to_dense().tolist()
+    [[0.0, 5.0], [0.0, 0.0], [-1.0, 0.0]]
+    >>> S(torch.tensor([1.0, 2.0])).tolist()
+    [10.0, 0.0, -1.0]
     """
 
     def __init__(self, rows, cols, values, shape, dtype: torch.dtype | None = None):

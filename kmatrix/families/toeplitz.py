@@ -111,6 +111,16 @@ class Toeplitz(StructuredMatrix):
     embedding of length N = fast_len(m + n − 1); flops = 3·F(N) + P(N) (module docstring:
     F(N) = 5 N log2 N over ℂ, half over ℝ; P(N) = 6N over ℂ, 6(⌊N/2⌋+1) over ℝ).
     Tᵀ = Toeplitz(r, c) on the same θ (vals reversed).
+
+    Examples
+    --------
+    T[i, j] = c[i − j] below the diagonal, r[j − i] above (scipy's convention; c[0] == r[0]):
+
+    >>> T = kmatrix.Toeplitz(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 4.0, 5.0]))
+    >>> T.to_dense().tolist()
+    [[1.0, 4.0, 5.0], [2.0, 1.0, 4.0], [3.0, 2.0, 1.0]]
+    >>> T(torch.tensor([1.0, 0.0, 0.0])).tolist()
+    [1.0, 2.0, 3.0]
     """
 
     def __init__(self, c, r=None, dtype: torch.dtype | None = None):
@@ -168,6 +178,14 @@ class Hankel(StructuredMatrix):
     Product O((m + n) log(m + n)) by a length-N = fast_len(m + n − 1) circular convolution of h
     with the reversed x; flops = 3·F(N) + P(N) (module docstring). Hᵀ is the n×m Hankel of the
     same h.
+
+    Examples
+    --------
+    H[i, j] = c[i + j] for i + j < m, r[i + j − m + 1] beyond (c[−1] == r[0]):
+
+    >>> H = kmatrix.Hankel(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([3.0, 4.0, 5.0]))
+    >>> H.to_dense().tolist()
+    [[1.0, 2.0, 3.0], [2.0, 3.0, 4.0], [3.0, 4.0, 5.0]]
     """
 
     def __init__(self, c, r=None, dtype: torch.dtype | None = None):
@@ -222,6 +240,14 @@ class Circulant(StructuredMatrix):
     θ = ``col`` = c (n scalars). Product O(n log n): C x = ifft(fft(c) · fft(x)) at length n;
     flops = 3·F(n) + P(n) (module docstring). Cᵀ = Circulant((c[0], c[n−1], …, c[1])) on the same
     θ. ``kmatrix.merge`` makes ``Circulant @ Circulant`` and ``+`` one circulant (new θ).
+
+    Examples
+    --------
+    C[i, j] = c[(i − j) mod n]; the product is a circular convolution with c:
+
+    >>> C = kmatrix.Circulant(torch.tensor([1.0, 2.0, 3.0]))
+    >>> C.to_dense().tolist()
+    [[1.0, 3.0, 2.0], [2.0, 1.0, 3.0], [3.0, 2.0, 1.0]]
     """
 
     def __init__(self, c, dtype: torch.dtype | None = None):
