@@ -76,6 +76,17 @@ class Butterfly(TwiddleParameter, StructuredMatrix):
     ``.T`` / ``.H`` are native: the stages in reverse order with transposed (conjugate-
     transposed) blocks, an increasing-stride butterfly transposing to a decreasing-stride one;
     they share θ and run on the same kernel.
+
+    Examples
+    --------
+    >>> B = kmatrix.Butterfly(8, dtype=torch.float64)
+    >>> B.num_params, B.flops                     # 2·N·log2 N, 3N per stage
+    (48, 72)
+    >>> x = torch.randn(2, 8, dtype=torch.float64)
+    >>> torch.allclose(B(x), x @ B.to_dense().T), torch.allclose(B.T.to_dense(), B.to_dense().T)
+    (True, True)
+    >>> kmatrix.Butterfly(6, 5).shape             # a corner of the N = 8 butterfly
+    (5, 6)
     """
 
     def __init__(

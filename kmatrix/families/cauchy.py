@@ -202,6 +202,12 @@ class Cauchy(StructuredMatrix):
     ``AUTO_MAX_GROWTH``, else the direct path — i.e. fast for roots-of-unity-like s and t
     (error ≲ n·ε/4 measured), direct for everything else (the measured G there is ≥ 1e15).
     ``method="fast"`` forces the fast path.
+
+    Examples
+    --------
+    >>> C = kmatrix.Cauchy(torch.tensor([1.0, 2.0]), torch.tensor([0.0, 0.5, -1.0]), dtype=torch.float64)
+    >>> [[f"{v:.4f}" for v in row] for row in C.to_dense().tolist()]
+    [['1.0000', '2.0000', '0.5000'], ['0.5000', '0.6667', '0.3333']]
     """
 
     def __init__(self, s, t, method: str = "auto", dtype: torch.dtype | None = None):

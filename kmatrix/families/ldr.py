@@ -191,6 +191,19 @@ class LDR(StructuredMatrix):
     :meth:`vandermonde_like` (D_a, Zᵀ), :meth:`cauchy_like` (D_s, D_t). :meth:`displacement`
     computes the residual of a dense matrix; :meth:`from_dense` recovers generators from it.
     Product cost and flops: module docstring (O(r n log n) for two shifts, O(r m n) otherwise).
+
+    Examples
+    --------
+    A Toeplitz-like matrix: Z_1 W − W Z_{−1} = G Hᵀ with rank-2 generators.
+
+    >>> n = 5
+    >>> G, H = torch.randn(n, 2, dtype=torch.float64), torch.randn(n, 2, dtype=torch.float64)
+    >>> W = kmatrix.LDR.toeplitz_like(G, H)
+    >>> W.shape, W.num_params
+    ((5, 5), 20)
+    >>> E = kmatrix.LDR.displacement(W.to_dense(), ("Zf", 1.0), ("Zf", -1.0))
+    >>> torch.allclose(E, G @ H.T)
+    True
     """
 
     def __init__(self, G, H, L, R, form: str = "sylvester", dtype: torch.dtype | None = None):

@@ -75,6 +75,15 @@ class Monarch(StructuredMatrix):
 
     Attributes: ``nblocks`` (k), ``rank`` (r), ``in_block`` (p), ``out_block`` (l),
     ``padded_shape`` (m', n'), parameters ``L`` (k, l, k·r) and ``R`` (k, k·r, p).
+
+    Examples
+    --------
+    >>> M = kmatrix.Monarch(16)                    # 4 blocks of 4×4 on each side
+    >>> M.shape, M.num_params                     # 2·n^{3/2} = 128
+    ((16, 16), 128)
+    >>> x = torch.randn(3, 16)
+    >>> torch.allclose(M(x), x @ M.to_dense().T, atol=1e-5)
+    True
     """
 
     def __init__(

@@ -21,7 +21,16 @@ class RealPart(StructuredMatrix):
     """Re(A) (entrywise real part) of a structured matrix ``base`` (θ = base's parameters,
     shared). Real field: its dtype is the real dtype of base's precision; base stays complex
     under ``.to()`` / ``.double()`` / ``.float()`` (only its precision follows). A real input x
-    gives Re(A x); a complex input is handled by the dtype rule (real and imaginary parts)."""
+    gives Re(A x); a complex input is handled by the dtype rule (real and imaginary parts).
+
+    Examples
+    --------
+    The real part of the DFT matrix, a cosine matrix:
+
+    >>> R = kmatrix.RealPart(kmatrix.Fourier(4, dtype=torch.complex128))
+    >>> R.dtype, R.to_dense().tolist()
+    (torch.float64, [[1.0, 1.0, 1.0, 1.0], [1.0, 0.0, -1.0, 0.0], [1.0, -1.0, 1.0, -1.0], [1.0, 0.0, -1.0, 0.0]])
+    """
 
     field = "real"
 

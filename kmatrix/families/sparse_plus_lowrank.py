@@ -32,7 +32,16 @@ class SparsePlusLowRank(StructuredMatrix):
 
     Attributes: ``sparse``, ``lowrank`` (the submodules), ``nnz``, ``rank``. The dtype is the
     promotion of the two children's dtypes (a real child meets a complex input by the real/imag
-    split of the core)."""
+    split of the core).
+
+    Examples
+    --------
+    >>> S = kmatrix.Sparse(torch.tensor([0, 1]), torch.tensor([1, 0]), torch.tensor([5.0, -1.0]), (2, 2))
+    >>> L = kmatrix.LowRank(torch.ones(2, 1), torch.ones(1, 2))
+    >>> W = kmatrix.SparsePlusLowRank(S, L)
+    >>> W.to_dense().tolist(), W.num_params
+    ([[1.0, 6.0], [0.0, 1.0]], 6)
+    """
 
     def __init__(self, sparse: Sparse, lowrank: LowRank):
         if not isinstance(sparse, Sparse):

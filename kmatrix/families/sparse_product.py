@@ -30,6 +30,16 @@ class SparseProduct(Product):
 
     Attributes: ``factors`` (an ``nn.ModuleList`` of the Sparse factors, the objects given —
     parameters are shared, not copied), ``nnz_per_factor``, ``nnz`` (their sum).
+
+    Examples
+    --------
+    The factors are listed left to right: SparseProduct([A, B]) is A @ B.
+
+    >>> A = kmatrix.Sparse.from_dense(torch.tensor([[0.0, 1.0], [1.0, 0.0]]))
+    >>> B = kmatrix.Sparse.from_dense(torch.tensor([[2.0, 0.0], [0.0, 3.0]]))
+    >>> P = kmatrix.SparseProduct([A, B])
+    >>> P.to_dense().tolist(), P.num_params
+    ([[0.0, 3.0], [2.0, 0.0]], 4)
     """
 
     def __init__(self, factors):

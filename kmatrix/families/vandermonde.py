@@ -187,6 +187,14 @@ class Vandermonde(StructuredMatrix):
     non-power-of-two counts of roots of unity, G ≤ 75); G = 3e6 gave 6e-10, G = 2e8 5e-7 and
     G ≥ 1e10 errors ≥ 1e-3, so the threshold 1e3 keeps the fast path within ~10ε. In practice: fast for (rotated, scaled, slightly perturbed) roots of unity,
     direct for real or scattered nodes. ``method="fast"`` forces the fast path.
+
+    Examples
+    --------
+    >>> V = kmatrix.Vandermonde(torch.tensor([1.0, 2.0, 3.0]), 4)
+    >>> V.to_dense().tolist()
+    [[1.0, 1.0, 1.0, 1.0], [1.0, 2.0, 4.0, 8.0], [1.0, 3.0, 9.0, 27.0]]
+    >>> V(torch.tensor([1.0, 1.0, 1.0, 1.0])).tolist()   # p(z) = 1 + z + z² + z³ at the nodes
+    [4.0, 15.0, 40.0]
     """
 
     def __init__(self, nodes, n: int, method: str = "auto", dtype: torch.dtype | None = None):
