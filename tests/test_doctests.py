@@ -122,15 +122,6 @@ MISSING_EXAMPLES: set[str] = {
     "kmatrix.testing.tolerance",
     "kmatrix.testing.zoo_ids",
     "kmatrix.theorems.theorem_5_7_bound",
-    "kmatrix.transforms.circulant",
-    "kmatrix.transforms.convolution",
-    "kmatrix.transforms.dct",
-    "kmatrix.transforms.dft",
-    "kmatrix.transforms.dst",
-    "kmatrix.transforms.hadamard",
-    "kmatrix.transforms.identity",
-    "kmatrix.transforms.idft",
-    "kmatrix.transforms.toeplitz",
 }
 
 DOCUMENTED = documented_objects()

@@ -17,6 +17,12 @@ def hadamard(n: int, dtype: torch.dtype | None = None) -> KMatrix:
     Returns a :class:`~kmatrix.KMatrix` of **width 1, expansion 1** in ``dtype`` (default:
     torch's default dtype; real or complex): the B* half has every block [[1, 1], [1, −1]]
     (stride N/2^(k+1) carries tensor factor k), the B half is the identity. Exact (entries ±1).
+
+    Examples
+    --------
+    >>> H = kmatrix.transforms.hadamard(4, dtype=torch.float64)
+    >>> H.to_dense().tolist()
+    [[1.0, 1.0, 1.0, 1.0], [1.0, -1.0, 1.0, -1.0], [1.0, 1.0, -1.0, -1.0], [1.0, -1.0, -1.0, 1.0]]
     """
     n = check_size(n)
     if n & (n - 1):
@@ -32,6 +38,13 @@ def hadamard(n: int, dtype: torch.dtype | None = None) -> KMatrix:
 
 def identity(n: int, dtype: torch.dtype | None = None) -> KMatrix:
     """I_n. Returns a :class:`~kmatrix.KMatrix` of **width 1, expansion 1** (every block the
-    2×2 identity; N = 2^⌈log2 n⌉) in ``dtype`` (default: torch's default dtype)."""
+    2×2 identity; N = 2^⌈log2 n⌉) in ``dtype`` (default: torch's default dtype).
+
+    Examples
+    --------
+    >>> I = kmatrix.transforms.identity(5, dtype=torch.float64)
+    >>> I.shape, torch.equal(I.to_dense(), torch.eye(5, dtype=torch.float64))
+    ((5, 5), True)
+    """
     n = check_size(n)
     return KMatrix(n, width=1, init="identity", dtype=resolve_dtype(dtype))

@@ -31,6 +31,12 @@ def circulant(c, dtype: torch.dtype | None = None) -> StructuredMatrix:
       N = 2^⌈log2(2n − 1)⌉ holding C as a Toeplitz matrix (**expansion 2**);
     * real dtype: ``RealPart`` of that complex K-matrix (a real StructuredMatrix, Re taken
       after the complex product; exact since C is real).
+
+    Examples
+    --------
+    >>> C = kmatrix.transforms.circulant(torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64))
+    >>> [[round(v, 10) for v in row] for row in C.to_dense().tolist()]
+    [[1.0, 4.0, 3.0, 2.0], [2.0, 1.0, 4.0, 3.0], [3.0, 2.0, 1.0, 4.0], [4.0, 3.0, 2.0, 1.0]]
     """
     v, dtype = values_and_dtype(c, "c", dtype)
     n = v.shape[0]
@@ -52,6 +58,14 @@ def toeplitz(c, r=None, dtype: torch.dtype | None = None) -> StructuredMatrix:
     their last nonzero: N = 2^⌈log2(m + k − 1)⌉ for a full Toeplitz matrix), i.e. a :class:`~kmatrix.KMatrix` of **width 2** and the smallest power-of-two
     expansion giving that N (typically 2; 1 when the band is narrow enough) for a complex
     dtype, ``RealPart`` of it for a real dtype.
+
+    Examples
+    --------
+    >>> c = torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64)
+    >>> r = torch.tensor([1.0, 4.0, 5.0], dtype=torch.float64)
+    >>> T = kmatrix.transforms.toeplitz(c, r)
+    >>> [[round(v, 10) for v in row] for row in T.to_dense().tolist()]
+    [[1.0, 4.0, 5.0], [2.0, 1.0, 4.0], [3.0, 2.0, 1.0]]
     """
     cv, c_dtype = values_and_dtype(c, "c", dtype)
     if r is None:
@@ -72,6 +86,16 @@ def convolution(kernel, n: int, dtype: torch.dtype | None = None) -> StructuredM
     Returns the corner of a circulant of size N = 2^⌈log2(n + k − 1)⌉: a
     :class:`~kmatrix.KMatrix` of **width 2, expansion 1** for a complex dtype, ``RealPart`` of
     it for a real dtype (default: the kernel's dtype).
+
+    Examples
+    --------
+    The full linear convolution with a kernel, as ``numpy.convolve``:
+
+    >>> K = kmatrix.transforms.convolution(torch.tensor([1.0, -1.0], dtype=torch.float64), 4)
+    >>> K.shape
+    (5, 4)
+    >>> [round(v, 10) for v in K(torch.tensor([1.0, 2.0, 3.0, 4.0], dtype=torch.float64)).tolist()]
+    [1.0, 1.0, 1.0, 1.0, -4.0]
     """
     n = check_size(n)
     kv, dtype = values_and_dtype(kernel, "kernel", dtype)
