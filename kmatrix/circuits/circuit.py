@@ -153,6 +153,29 @@ class Circuit:
         ``None``: constants are numbers of characteristic 0 (int, Fraction, float, complex;
         see :mod:`kmatrix.circuits.fields`). ``GF(p)``: constants are residues mod p (the
         circuit is a circuit *over* GF(p), e.g. the number-theoretic transform).
+
+    Notes
+    -----
+    Building: ``c.x[i]`` is the :class:`Wire` of input i (``c.x[0]``, ``c.x[1]``, ...); ``+``,
+    ``-``, ``*`` and ``/`` on wires and constants append gates and return new wires, and
+    ``c.output(w)`` marks a wire as the next output. ``c.lin``, ``c.mul``, ``c.div`` and
+    ``c.const`` append gates by node index instead. Evaluating: :meth:`evaluate` (torch
+    tensors, or exactly over ``field="fraction"`` / ``GF(p)``), :meth:`to_dense` for a linear
+    circuit's matrix, :meth:`gradient` (Baur–Strassen), :meth:`transpose` (Theorem 3.10),
+    :meth:`to_sparse_factors` (Theorem 4.5).
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> c = circuits.Circuit(n_inputs=3)
+    >>> y = 2 * c.x[0] + c.x[1]
+    >>> outputs = [c.output(y), c.output(y * c.x[2])]   # output() returns the gate's node index
+    >>> c.size, c.depth, c.is_linear
+    (2, 2, False)
+    >>> c.evaluate([1, 2, 3], field="fraction") == [4, 12]
+    True
+    >>> c.gradient([1, 2, 3], seed=[1, 1], field="fraction") == [8, 4, 4]
+    True
     """
 
     def __init__(self, n_inputs: int, field: GF | None = None):

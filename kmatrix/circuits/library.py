@@ -72,7 +72,16 @@ def _check_pos(n: Any, name: str = "n") -> int:
 
 def balanced_sum(circuit: Circuit, wires: Sequence[Wire]) -> Wire:
     """Σ wires by a balanced binary tree: len − 1 gates (fewer when terms are constant),
-    depth ⌈log₂ len⌉ above the deepest term. The empty sum is the constant 0."""
+    depth ⌈log₂ len⌉ above the deepest term. The empty sum is the constant 0.
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> c = circuits.Circuit(4)
+    >>> node = c.output(circuits.balanced_sum(c, [c.x[i] for i in range(4)]))
+    >>> c.depth, c.evaluate([1, 2, 3, 4], field="fraction") == [10]
+    (2, True)
+    """
     level = list(wires)
     if not level:
         return Wire(circuit, None, 0)
@@ -102,6 +111,13 @@ def from_matrix(W: Any, field: GF | None = None) -> Circuit:
     ``W``: a tensor, an array, or a list of rows (ints / Fractions stay exact). Size
     Σ_i max(nnz_i − 1, 0) plus one gate per row that is a single scaled entry or zero (m(n − 1)
     for a dense matrix, n ≥ 2); depth ⌈log₂ max_i nnz_i⌉ (⌈log₂ n⌉ dense).
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> c = circuits.from_matrix([[1, 2], [0, 3]])
+    >>> c.to_dense(field="fraction") == [[1, 2], [0, 3]]
+    True
     """
     rows = _matrix_entries(W)
     m = len(rows)
@@ -136,6 +152,16 @@ def fft(n: int, field: GF | None = None) -> Circuit:
     n/2 butterflies (u, v) ↦ (u + ω^j v, u − ω^j v), each output one gate: size n·k, depth k.
     ``field=GF(p)`` builds the number-theoretic transform over GF(p) with ω the primitive n-th
     root of unity of :meth:`GF.root_of_unity` (needs p ≡ 1 mod n).
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> f = circuits.fft(8)
+    >>> f.size, f.depth
+    (24, 3)
+    >>> x = torch.randn(8, dtype=torch.complex128)
+    >>> bool((f.evaluate(x) - torch.fft.fft(x)).abs().max() < 1e-12)
+    True
     """
     n = _check_pow2(n)
     if field is not None:
@@ -164,7 +190,14 @@ def fft(n: int, field: GF | None = None) -> Circuit:
 
 def hadamard(n: int) -> Circuit:
     """The Sylvester–Hadamard transform H_n[i, j] = (−1)^{popcount(i & j)} (unnormalised):
-    k = log₂ n stages of butterflies (u + v, u − v); size n·k, depth k; constants ±1 (exact)."""
+    k = log₂ n stages of butterflies (u + v, u − v); size n·k, depth k; constants ±1 (exact).
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> circuits.hadamard(2).to_dense(field="fraction") == [[1, 1], [1, -1]]
+    True
+    """
     n = _check_pow2(n)
     c = Circuit(n)
     c.name = f"hadamard({n})"
@@ -187,6 +220,13 @@ def prefix_sums(n: int, method: str = "sklansky") -> Circuit:
     lower half added to every element of the upper half: depth ⌈log₂ n⌉, size (n/2)·log₂ n for
     n = 2^k (recurrence S(n) = S(⌈n/2⌉) + S(⌊n/2⌋) + ⌊n/2⌋). ``"sequential"``: the running sum,
     size and depth n − 1.
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> p = circuits.prefix_sums(4)
+    >>> p.evaluate([1, 2, 3, 4], field="fraction") == [1, 3, 6, 10], p.depth
+    (True, 2)
     """
     n = _check_pos(n)
     if method not in ("sklansky", "sequential"):
@@ -222,6 +262,14 @@ def polynomial_multiply(n: int) -> Circuit:
     K(n) = 3K(n/2) + 4n − 4, K(1) = 1, i.e. K(n) = 7·3^k − 8n + 2 of which 3^k products; depth
     D(n) = D(n/2) + 3 (P₁'s deepest coefficient, one level below P₀'s and P₂'s, gets two more
     levels), D(1) = 1, i.e. D(n) = 3k + 1.
+
+    Examples
+    --------
+    (1 + 2z)(3 + 4z) = 3 + 10z + 8z²:
+
+    >>> from kmatrix import circuits
+    >>> circuits.polynomial_multiply(2).evaluate([1, 2, 3, 4], field="fraction") == [3, 10, 8]
+    True
     """
     n = _check_pow2(n)
     c = Circuit(2 * n)
@@ -256,7 +304,16 @@ def polynomial_multiply(n: int) -> Circuit:
 
 def horner(n: int) -> Circuit:
     """p(t) = c_0 + c_1 t + … + c_{n−1} t^{n−1} by Horner's rule: inputs (c_0, …, c_{n−1}, t),
-    one output; acc ← acc·t + c_i for i = n−2…0: size 2(n − 1) (n − 1 products), depth 2(n − 1)."""
+    one output; acc ← acc·t + c_i for i = n−2…0: size 2(n − 1) (n − 1 products), depth 2(n − 1).
+
+    Examples
+    --------
+    Inputs (a_0, …, a_{n−1}, z), output a_0 + a_1 z + … + a_{n−1} z^{n−1}:
+
+    >>> from kmatrix import circuits
+    >>> circuits.horner(3).evaluate([1, 2, 3, 4], field="fraction") == [1 + 2 * 4 + 3 * 16]
+    True
+    """
     n = _check_pos(n)
     c = Circuit(n + 1)
     c.name = f"horner({n})"
@@ -271,7 +328,15 @@ def horner(n: int) -> Circuit:
 def toeplitz(col: Any, row: Any) -> Circuit:
     """The Toeplitz matrix T[i, j] = col[i − j] (i ≥ j), row[j − i] (j > i); col[0] must equal
     row[0] (m = len(col), n = len(row)). Karatsuba-style block split (module docstring): size
-    3^(k+1) − 3n and depth 2k for n×n, n = 2^k ≥ 2, when no constant difference vanishes."""
+    3^(k+1) − 3n and depth 2k for n×n, n = 2^k ≥ 2, when no constant difference vanishes.
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> T = circuits.toeplitz([1, 2, 3], [1, 4, 5])
+    >>> T.to_dense(field="fraction") == [[1, 4, 5], [2, 1, 4], [3, 2, 1]]
+    True
+    """
     cvals = _vector(col, "c")
     rvals = _vector(row, "r")
     m, n = len(cvals), len(rvals)

@@ -28,6 +28,22 @@ class KLinear(nn.Module):
     i.i.d. inputs; ``"orthogonal"``, ``"identity"`` or an explicit twiddle tensor).
     A real layer rejects complex input (TypeError); a complex layer (``dtype=torch.complex64``)
     accepts real and complex input. Input (..., in_features) -> (..., out_features).
+
+    Size and padding: the K-matrix has size N = 2^⌈log2(expansion·max(in_features,
+    out_features))⌉ (at least 2); the input is zero-padded from ``in_features`` to N and the
+    output truncated to ``out_features``. Parameters: 4·width·N·log2 N twiddle entries, plus
+    ``out_features`` for the bias (against in·out + out for ``nn.Linear``); the product costs
+    O(width·N log N).
+
+    Examples
+    --------
+    100 → 30 features: N = 128, 4·1·128·7 = 3584 twiddle entries + 30 bias entries.
+
+    >>> layer = kmatrix.nn.KLinear(100, 30)
+    >>> layer.weight.size, sum(p.numel() for p in layer.parameters())
+    (128, 3614)
+    >>> layer(torch.randn(8, 100)).shape
+    torch.Size([8, 30])
     """
 
     def __init__(

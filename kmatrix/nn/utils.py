@@ -34,6 +34,14 @@ def replace_linear(
     Ties are kept: an ``nn.Linear`` registered in several places (or under several names) gets
     one replacement, registered in every one of them (``filter`` is asked once, with the first
     name ``named_modules`` reports for it).
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 10))
+    >>> kmatrix.nn.replace_linear(model) is model
+    True
+    >>> [type(m).__name__ for m in model]
+    ['KLinear', 'ReLU', 'KLinear']
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
@@ -80,6 +88,14 @@ def param_groups(model: nn.Module, weight_decay: float) -> list[dict]:
     zero shrinks a product of log N factors geometrically and destroys the structure — and all
     other parameters (dense weights, biases, norms) get ``weight_decay``. Empty groups are left
     out; a shared parameter appears once. Use as ``torch.optim.AdamW(param_groups(m, 0.01))``.
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(kmatrix.nn.KLinear(64, 64), torch.nn.Linear(64, 10))
+    >>> groups = kmatrix.nn.param_groups(model, weight_decay=0.01)
+    >>> [(len(g["params"]), g["weight_decay"]) for g in groups]   # dense weights + biases; twiddles
+    [(3, 0.01), (1, 0.0)]
+    >>> optimizer = torch.optim.AdamW(groups, lr=1e-3)
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
