@@ -49,6 +49,29 @@ def register_rule(op: str, left: type, right: type, *, shares: bool = False):
     ``shares=False`` (default): a *merging* rule, building new parameters from the operands'
     current values; only :func:`merge` applies it. ``shares=True``: the result holds the
     operands' own parameters (or has none), so gradients reach them and ``+`` / ``@`` apply it.
+
+    Examples
+    --------
+    A merging rule for a new family with a diagonal parameter (applied by :func:`kmatrix.merge`):
+
+    >>> class Doubling(kmatrix.StructuredMatrix):
+    ...     # W = 2·diag(d)
+    ...     def __init__(self, d):
+    ...         super().__init__((len(d), len(d)), d.dtype)
+    ...         self.d = torch.nn.Parameter(d.clone())
+    ...     def _matvec(self, x):
+    ...         return 2 * self.d * x
+    ...     flops = 0
+    ...     def _config(self):
+    ...         return {"d": self.d.detach()}
+    >>> @kmatrix.core.register_rule("add", Doubling, Doubling)
+    ... def _add(a, b):
+    ...     return Doubling(a.d.detach() + b.d.detach())
+    >>> A = Doubling(torch.tensor([1.0, 2.0]))
+    >>> type(A + A).__name__, type(kmatrix.merge(A + A)).__name__
+    ('Sum', 'Doubling')
+    >>> kmatrix.merge(A + A)(torch.ones(2)).tolist()
+    [4.0, 8.0]
     """
     if op not in _RULES:
         raise ValueError(f"op: expected one of {sorted(_RULES)}, got {op!r}")
@@ -83,7 +106,14 @@ def _apply_rule(op: str, a: StructuredMatrix, b: StructuredMatrix, merging: bool
 
 def combine(op: str, a: StructuredMatrix, b: StructuredMatrix) -> StructuredMatrix:
     """``a + b`` or ``a @ b``: a sharing rule if one applies, else the generic Sum / Product.
-    Never makes new parameters (gradients reach ``a`` and ``b``)."""
+    Never makes new parameters (gradients reach ``a`` and ``b``).
+
+    Examples
+    --------
+    >>> D = kmatrix.Diagonal(torch.tensor([1.0, 2.0]))
+    >>> type(kmatrix.core.combine("add", D, D)).__name__
+    'Sum'
+    """
     _check_shapes(op, a, b)
     out = _apply_rule(op, a, b, merging=False)
     if out is not None:
@@ -115,7 +145,14 @@ def _check_scalar(scalar):
 
 def scale(a: StructuredMatrix, scalar) -> StructuredMatrix:
     """``scalar * a`` as a ``Scaled`` view sharing θ (a Scaled of a Scaled multiplies the
-    constants). :func:`merge` turns it into the family's own form where one exists."""
+    constants). :func:`merge` turns it into the family's own form where one exists.
+
+    Examples
+    --------
+    >>> D = kmatrix.Diagonal(torch.tensor([1.0, 2.0]))
+    >>> kmatrix.core.scale(D, 3.0).to_dense().diagonal().tolist()
+    [3.0, 6.0]
+    """
     scalar = _check_scalar(scalar)
     if isinstance(a, Scaled):
         return Scaled(a.scalar * scalar, a.base)
@@ -131,7 +168,19 @@ def merge(M: StructuredMatrix) -> StructuredMatrix:
     products; Diagonal / Permutation absorbed into Dense / Sparse; Permutation @ Permutation
     ...); Sum → pairs merged by the ``"add"`` rules (Toeplitz + Toeplitz, Sparse + Sparse,
     LowRank + LowRank, Dense + anything, ...). Parts without a rule are kept as they are
-    (shared with M); a leaf family is returned unchanged. Equal to M up to rounding."""
+    (shared with M); a leaf family is returned unchanged. Equal to M up to rounding.
+
+    Examples
+    --------
+    >>> A = kmatrix.KMatrix(16, width=1)
+    >>> B = kmatrix.KMatrix(16, width=2)
+    >>> M = kmatrix.merge(A @ B)                   # widths add; new parameters
+    >>> type(M).__name__, M.width
+    ('KMatrix', 3)
+    >>> x = torch.randn(2, 16)
+    >>> torch.allclose(M(x), A(B(x)), atol=1e-5)
+    True
+    """
     if not isinstance(M, StructuredMatrix):
         raise TypeError(f"M: expected a StructuredMatrix, got {type(M).__name__}")
     return M._merged()
@@ -188,7 +237,14 @@ class _View(StructuredMatrix):
 
 
 class Transposed(_View):
-    """Wᵀ as a view of W: product by ``W._rmatvec``. Cost: that of Wᵀy."""
+    """Wᵀ as a view of W: product by ``W._rmatvec``. Cost: that of Wᵀy.
+
+    Examples
+    --------
+    >>> K = kmatrix.KMatrix(8, dtype=torch.float64)
+    >>> type(K.T).__name__, torch.allclose(K.T.to_dense(), K.to_dense().T)
+    ('Transposed', True)
+    """
 
     def _matvec(self, x):
         return self.base._rmatvec(x)
@@ -208,7 +264,14 @@ class Transposed(_View):
 
 
 class Adjoint(_View):
-    """Wᴴ as a view of W: product by ``W._hmatvec``. Cost: that of Wᴴy."""
+    """Wᴴ as a view of W: product by ``W._hmatvec``. Cost: that of Wᴴy.
+
+    Examples
+    --------
+    >>> K = kmatrix.KMatrix(8, dtype=torch.complex128)
+    >>> torch.allclose(K.H.to_dense(), K.to_dense().conj().T)
+    True
+    """
 
     def _matvec(self, x):
         return self.base._hmatvec(x)
@@ -229,7 +292,15 @@ class Adjoint(_View):
 
 class Sum(StructuredMatrix):
     """W = Σ_k W_k (flattened: a Sum inside a Sum is spliced in). Cost: Σ flops(W_k) + (K−1)m
-    additions (doubled over ℂ)."""
+    additions (doubled over ℂ).
+
+    Examples
+    --------
+    >>> D = kmatrix.Diagonal(torch.tensor([1.0, 2.0]))
+    >>> S = D + 2 * D
+    >>> type(S).__name__, len(S.terms), S.to_dense().diagonal().tolist()
+    ('Sum', 2, [3.0, 6.0])
+    """
 
     def __init__(self, terms: list[StructuredMatrix]):
         flat: list[StructuredMatrix] = []
@@ -283,7 +354,16 @@ class Sum(StructuredMatrix):
 
 class Product(StructuredMatrix):
     """W = W_1 W_2 ⋯ W_K (W_K meets the vector first; nested Products are spliced in).
-    Cost: Σ flops(W_k)."""
+    Cost: Σ flops(W_k).
+
+    Examples
+    --------
+    >>> D = kmatrix.Diagonal(torch.tensor([1.0, 2.0]))
+    >>> P = kmatrix.Permutation(torch.tensor([1, 0]))
+    >>> M = D @ P                                 # P meets the vector first
+    >>> type(M).__name__, M(torch.tensor([10.0, 20.0])).tolist()
+    ('Product', [20.0, 20.0])
+    """
 
     def __init__(self, factors: list[StructuredMatrix]):
         flat: list[StructuredMatrix] = []
@@ -338,7 +418,17 @@ class Product(StructuredMatrix):
 
 class Scaled(StructuredMatrix):
     """W = c·A for a scalar c: a Python number (constant), or a 0-d tensor that requires grad
-    (a learnable scale: its gradient is kept). Shares θ with A. Cost: flops(A) + m (×6 over ℂ)."""
+    (a learnable scale: its gradient is kept). Shares θ with A. Cost: flops(A) + m (×6 over ℂ).
+
+    Examples
+    --------
+    >>> D = kmatrix.Diagonal(torch.tensor([1.0, 2.0]))
+    >>> M = 0.5 * D
+    >>> type(M).__name__, M.to_dense().diagonal().tolist()
+    ('Scaled', [0.5, 1.0])
+    >>> kmatrix.merge(M).diag.tolist()            # one Diagonal, new parameters
+    [0.5, 1.0]
+    """
 
     def __init__(self, scalar: Any, base: StructuredMatrix):
         if not isinstance(base, StructuredMatrix):

@@ -65,6 +65,23 @@ class StructuredMatrix(nn.Module):
         real layer) or ``"complex"`` (always complex, e.g. the DFT). ``.to(dtype)`` changes the
         precision within the field; a real matrix may be promoted to complex, a complex one is
         never silently truncated to real.
+
+    Examples
+    --------
+    Every family shares this interface:
+
+    >>> W = kmatrix.Toeplitz(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, 4.0, 5.0]))
+    >>> W.shape, W.num_params, W.dtype
+    ((3, 3), 5, torch.float32)
+    >>> x = torch.randn(4, 3)
+    >>> W(x).shape                                # the product on the last dimension
+    torch.Size([4, 3])
+    >>> torch.allclose(W(x), x @ W.to_dense().T)
+    True
+    >>> torch.allclose(W.T.to_dense(), W.to_dense().T)   # .T and .H share θ
+    True
+    >>> (W @ torch.eye(3)).shape                  # matrix semantics with a tensor
+    torch.Size([3, 3])
     """
 
     field: ClassVar[str] = "any"
@@ -378,6 +395,20 @@ class StructuredMatrix(nn.Module):
             )
 
     def __matmul__(self, other):
+        """``W @ V`` for a StructuredMatrix V: the :class:`Product` W·V, sharing both operands'
+        parameters (:func:`kmatrix.merge` turns it into one family where a rule exists).
+        ``W @ X`` for a tensor X of shape (..., n, k): the matrix product, (..., m, k); a vector
+        (n,) gives W x. Shapes must chain (ValueError otherwise).
+
+        Examples
+        --------
+        >>> D = kmatrix.Diagonal(torch.tensor([1.0, 2.0]))
+        >>> P = kmatrix.Permutation(torch.tensor([1, 0]))
+        >>> (D @ P).to_dense().tolist()
+        [[0.0, 1.0], [2.0, 0.0]]
+        >>> (D @ torch.tensor([[1.0, 1.0], [1.0, 0.0]])).tolist()
+        [[1.0, 1.0], [2.0, 0.0]]
+        """
         from .compose import combine
 
         if isinstance(other, StructuredMatrix):
@@ -406,6 +437,17 @@ class StructuredMatrix(nn.Module):
         return NotImplemented
 
     def __add__(self, other):
+        """``W + V``: the :class:`Sum` of two structured matrices of the same shape, sharing
+        their parameters (:func:`kmatrix.merge` turns it into one family where a rule exists).
+        Adding a tensor or array raises TypeError (convert it with :class:`kmatrix.Dense`).
+
+        Examples
+        --------
+        >>> D = kmatrix.Diagonal(torch.tensor([1.0, 2.0]))
+        >>> S = D + D.T
+        >>> type(S).__name__, S.to_dense().tolist()
+        ('Sum', [[2.0, 0.0], [0.0, 4.0]])
+        """
         from .compose import combine
 
         if isinstance(other, StructuredMatrix):
@@ -431,6 +473,20 @@ class StructuredMatrix(nn.Module):
         )
 
     def __mul__(self, scalar):
+        """``c * W`` or ``W * c`` for a scalar c (a number, or a 0-d tensor, learnable when it
+        requires grad): the :class:`Scaled` matrix c·W sharing W's parameters. Elementwise
+        products with tensors are not supported (TypeError).
+
+        Examples
+        --------
+        >>> D = kmatrix.Diagonal(torch.tensor([1.0, 2.0]))
+        >>> (3 * D).to_dense().tolist()
+        [[3.0, 0.0], [0.0, 6.0]]
+        >>> c = torch.tensor(0.5, requires_grad=True)
+        >>> (c * D)(torch.ones(2)).sum().backward()
+        >>> c.grad.item()
+        3.0
+        """
         from .compose import scale
 
         if self._is_scalar(scalar):
