@@ -1,8 +1,14 @@
-"""Neural-network layers built on structured matrices: ``KLinear`` (drop-in ``nn.Linear`` with
-a K-matrix weight), ``replace_linear`` (model surgery) and ``param_groups`` (no weight decay on
-structured twiddles)."""
+"""Neural-network layers built on structured matrices: ``StructuredLinear`` (drop-in
+``nn.Linear`` for every learnable family, chosen by name and optionally by a parameter
+budget), ``KLinear`` (its K-matrix case), ``replace_linear`` (model surgery), ``summary`` and
+``param_groups`` (no weight decay on structured twiddles)."""
 
 from .klinear import KLinear
+from .registry import FAMILIES, FamilySpec, get_family, register_family, solve_budget
+from .structured_linear import StructuredLinear
 from .utils import param_groups, replace_linear
 
-__all__ = ["KLinear", "param_groups", "replace_linear"]
+__all__ = [
+    "FAMILIES", "FamilySpec", "KLinear", "StructuredLinear", "get_family", "param_groups",
+    "register_family", "replace_linear", "solve_budget",
+]

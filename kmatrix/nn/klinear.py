@@ -1,4 +1,5 @@
-"""KLinear: a drop-in ``nn.Linear`` whose weight is a K-matrix (survey §5.3, Definition 5.4).
+"""KLinear: a drop-in ``nn.Linear`` whose weight is a K-matrix (survey §5.3, Definition 5.4) —
+the ``"kmatrix"`` case of :class:`~kmatrix.nn.StructuredLinear`.
 
 y = W x + b with W ∈ (BB*)^w_e the ``out_features × in_features`` corner of a product of w
 factors B·B* of size N = 2^⌈log2(e·max(in, out))⌉. Parameters: 4·w·N·log2 N twiddles
@@ -7,25 +8,22 @@ factors B·B* of size N = 2^⌈log2(e·max(in, out))⌉. Parameters: 4·w·N·lo
 
 from __future__ import annotations
 
-import math
-
 import torch
-from torch import nn
 
-from ..core.validation import check_positive_int
-from ..families.kaleidoscope import KMatrix
+from .structured_linear import StructuredLinear
 
 __all__ = ["KLinear"]
 
 
-class KLinear(nn.Module):
-    """Drop-in replacement for ``nn.Linear(in_features, out_features, bias)``.
+class KLinear(StructuredLinear):
+    """Drop-in replacement for ``nn.Linear(in_features, out_features, bias)``, equal to
+    ``StructuredLinear(in_features, out_features, "kmatrix", bias, width=, expansion=, init=)``.
 
-    ``weight`` is a :class:`kmatrix.KMatrix` (a StructuredMatrix: ``weight.to_dense()``,
-    ``weight.T``, ``weight @ other``, save/load all work); ``bias`` an ``nn.Parameter`` of
-    shape (out_features,), initialised like ``nn.Linear``'s (uniform on ±1/√in_features).
-    ``init`` is the K-matrix initialisation (default ``"random"``: Var(y_i) = Var(x_j) for
-    i.i.d. inputs; ``"orthogonal"``, ``"identity"`` or an explicit twiddle tensor).
+    ``weight`` is a :class:`kmatrix.KMatrix`; ``bias`` an ``nn.Parameter`` of shape
+    (out_features,), initialised like ``nn.Linear``'s (uniform on ±1/√in_features).
+    ``init`` is the K-matrix initialisation: ``"random"`` (default) keeps ``nn.Linear``'s
+    output variance (Var(y_i) = Var(x_j)/3 for i.i.d. inputs); ``"orthogonal"``,
+    ``"identity"`` or an explicit twiddle tensor are used as given.
     A real layer rejects complex input (TypeError); a complex layer (``dtype=torch.complex64``)
     accepts real and complex input. Input (..., in_features) -> (..., out_features).
 
@@ -57,31 +55,13 @@ class KLinear(nn.Module):
         dtype: torch.dtype | None = None,
         device=None,
         generator: torch.Generator | None = None,
+        budget: int | None = None,
     ):
-        super().__init__()
-        in_features = check_positive_int(in_features, "in_features")
-        out_features = check_positive_int(out_features, "out_features")
-        if not isinstance(bias, bool):
-            raise TypeError(f"bias: expected a bool, got {bias!r}")
-        self.weight = KMatrix(
-            in_features, out_features, width=width, expansion=expansion, init=init,
-            dtype=dtype, device=device, generator=generator,
-        )
-        self.in_features = self.weight.in_size
-        self.out_features = self.weight.out_size
-        if bias:
-            bound = 1.0 / math.sqrt(self.in_features)
-            b = torch.empty(self.out_features, dtype=self.weight.dtype, device=self.weight.device)
-            if b.is_complex():
-                re = torch.empty(self.out_features, dtype=b.real.dtype, device=b.device)
-                im = torch.empty_like(re)
-                b = torch.complex(re.uniform_(-bound, bound, generator=generator),
-                                  im.uniform_(-bound, bound, generator=generator))
-            else:
-                b.uniform_(-bound, bound, generator=generator)
-            self.bias = nn.Parameter(b)
-        else:
-            self.register_parameter("bias", None)
+        opts = {"expansion": expansion, "init": init}
+        if budget is None:
+            opts["width"] = width
+        super().__init__(in_features, out_features, "kmatrix", bias=bias, budget=budget, dtype=dtype,
+                         device=device, generator=generator, **opts)
 
     @property
     def width(self) -> int:
@@ -90,24 +70,3 @@ class KLinear(nn.Module):
     @property
     def expansion(self) -> int:
         return self.weight.expansion
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if not isinstance(x, torch.Tensor):
-            raise TypeError(f"input: expected a torch.Tensor, got {type(x).__name__}")
-        if x.is_complex() and not self.weight.is_complex:
-            raise TypeError(
-                f"input: a real KLinear layer (dtype {self.weight.dtype}) expects a real tensor, "
-                f"got dtype {x.dtype}; build the layer with a complex dtype to multiply complex input"
-            )
-        if x.ndim == 0 or x.shape[-1] != self.in_features:
-            raise ValueError(
-                f"input: expected last dimension {self.in_features}, got shape {tuple(x.shape)}"
-            )
-        y = self.weight(x)
-        return y if self.bias is None else y + self.bias
-
-    def extra_repr(self) -> str:
-        return (
-            f"in_features={self.in_features}, out_features={self.out_features}, "
-            f"bias={self.bias is not None}, width={self.width}, expansion={self.expansion}"
-        )
