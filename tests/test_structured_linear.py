@@ -38,7 +38,7 @@ CASES = {
     "kmatrix": ({"width": 2}, "KMatrix-w1"),
 }
 if "monarch" in FAMILIES:
-    CASES["monarch"] = ({"nblocks": 3}, "Monarch")
+    CASES["monarch"] = ({"nblocks": 3}, "Monarch-square")
 
 FAMS = sorted(CASES)
 SHAPES = [(13, 7), (6, 11)]  # (in, out): not powers of two, both orientations
@@ -261,12 +261,13 @@ def _check_compiled(family, gen):
     torch.testing.assert_close(gx, gx_ref, rtol=1e-5, atol=1e-5)
 
 
-def test_compile_fullgraph_lowrank(gen):
-    assert FAMILIES["lowrank"].compile
-    _check_compiled("lowrank", gen)
+def test_compile_fullgraph_kmatrix(gen):
+    # the fused butterfly kernel's custom op under dynamo (its eager shortcut must step aside)
+    assert FAMILIES["kmatrix"].compile
+    _check_compiled("kmatrix", gen)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("family", [f for f in FAMS if FAMILIES[f].compile and f != "lowrank"])
+@pytest.mark.parametrize("family", [f for f in FAMS if FAMILIES[f].compile and f != "kmatrix"])
 def test_compile_fullgraph(family, gen):
     _check_compiled(family, gen)

@@ -249,10 +249,10 @@ def eager_fast_path_ok(twiddle: Tensor, x: Tensor) -> bool:
     fake/subclass tensors), nothing tracing (torch.compile, export), no torch.func transform
     and no dispatch or torch-function mode active. Then the kernel may be called directly."""
     return (
-        type(x) is Tensor
+        not torch.compiler.is_compiling()  # first: _use_kernel takes a lock dynamo cannot trace
+        and type(x) is Tensor
         and type(twiddle) is Tensor
         and _use_kernel(twiddle, x)
-        and not torch.compiler.is_compiling()
         and torch._C._functorch.peek_interpreter_stack() is None
         and _get_current_dispatch_mode() is None
         and not torch._C._is_torch_function_mode_enabled()

@@ -40,7 +40,9 @@ import torch
 
 from ..core.structured import StructuredMatrix
 from ..core.validation import check_positive_int
-from ..families import LDR, Butterfly, Circulant, Dense, KMatrix, LowRank, Sparse, SparsePlusLowRank, Toeplitz
+from ..families import (
+    LDR, Butterfly, Circulant, Dense, KMatrix, LowRank, Monarch, Sparse, SparsePlusLowRank, Toeplitz,
+)
 from ..families._twiddle import make_twiddle, padded_size, set_twiddle_
 from ..families.kaleidoscope import kmatrix_size
 
@@ -469,3 +471,39 @@ register_family(FamilySpec(
 def build(spec: FamilySpec, in_f: int, out_f: int, dtype, device, generator, options: dict) -> StructuredMatrix:
     _check_options(spec, options)
     return spec.build(in_f, out_f, dtype, device, generator, **options)
+
+
+# ---------------------------------------------------------------------------- monarch
+def _monarch_init(W, in_f, out_f, generator, **_):
+    """Entry variance r·Var(L)·Var(R) = 1/(3·in): R U(±√(3/p)) (variance 1/p), L variance p/(3·in·r)."""
+    p, r = W.in_block, W.rank
+    _fill_(W.R, uniform(W.R.shape, math.sqrt(3 / p), W.dtype, W.device, generator))
+    _fill_(W.L, uniform(W.L.shape, math.sqrt(p / (in_f * r)), W.dtype, W.device, generator))
+
+
+def _monarch_nblocks(in_f, out_f, nblocks=None):
+    return math.isqrt(max(in_f, out_f) - 1) + 1 if nblocks is None else check_positive_int(nblocks, "nblocks")
+
+
+def _monarch_build(in_f, out_f, dtype, device, generator, nblocks=None, rank=1):
+    W = Monarch(in_f, out_f, nblocks=nblocks, rank=rank, dtype=_resolve_dtype(dtype), device=device,
+                generator=generator)
+    _monarch_init(W, in_f, out_f, generator)
+    return W
+
+
+def _monarch_count(i, o, nblocks=None, rank=1):
+    k = _monarch_nblocks(i, o, nblocks)
+    return k * k * rank * (-(-i // k) + -(-o // k))
+
+
+def _monarch_range(i, o, nblocks=None, **_):
+    k = _monarch_nblocks(i, o, nblocks)
+    return 1, min(-(-i // k), -(-o // k))
+
+
+register_family(FamilySpec(
+    "monarch", _monarch_build, _monarch_init, _monarch_count, ("nblocks", "rank"),
+    lambda W: {"nblocks": W.nblocks, "rank": W.rank}, "rank", _monarch_range,
+    summary="P L Pᵀ R, k blocks of rank-r l×p blocks: k²r(p+l)",
+))
