@@ -15,3 +15,14 @@ def pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def sklearn_datasets():
+    """sklearn.datasets (the ``bench`` extra: scikit-learn ships the digits data set)."""
+    try:
+        import sklearn.datasets
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "scikit-learn is needed for the digits data set: pip install 'kmatrix[bench]'"
+        ) from exc
+    return sklearn.datasets

@@ -5,10 +5,21 @@ budget), ``KLinear`` (its K-matrix case), ``replace_linear`` (model surgery), ``
 
 from .klinear import KLinear
 from .registry import FAMILIES, FamilySpec, get_family, register_family, solve_budget
+from .replace import replace_linear
 from .structured_linear import StructuredLinear
-from .utils import param_groups, replace_linear
+from .summary import Summary, summary
+from .utils import param_groups
 
 __all__ = [
-    "FAMILIES", "FamilySpec", "KLinear", "StructuredLinear", "get_family", "param_groups",
-    "register_family", "replace_linear", "solve_budget",
+    "FAMILIES",
+    "FamilySpec",
+    "KLinear",
+    "StructuredLinear",
+    "Summary",
+    "get_family",
+    "param_groups",
+    "register_family",
+    "replace_linear",
+    "solve_budget",
+    "summary",
 ]

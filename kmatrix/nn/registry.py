@@ -41,7 +41,16 @@ import torch
 from ..core.structured import StructuredMatrix
 from ..core.validation import check_positive_int
 from ..families import (
-    LDR, Butterfly, Circulant, Dense, KMatrix, LowRank, Monarch, Sparse, SparsePlusLowRank, Toeplitz,
+    LDR,
+    Butterfly,
+    Circulant,
+    Dense,
+    KMatrix,
+    LowRank,
+    Monarch,
+    Sparse,
+    SparsePlusLowRank,
+    Toeplitz,
 )
 from ..families._twiddle import make_twiddle, padded_size, set_twiddle_
 from ..families.kaleidoscope import kmatrix_size
