@@ -62,16 +62,26 @@ __all__ = ["FAMILIES", "FamilySpec", "get_family", "register_family", "solve_bud
 class FamilySpec:
     """One learnable family as a layer weight.
 
-    build(in_f, out_f, dtype, device, generator, **kw) -> StructuredMatrix of shape ≥ (out_f, in_f)
-        (larger only for square-only families: the layer pads the input and truncates the output),
-        initialised as described in the module docstring.
-    init(W, in_f, out_f, generator, **kw): re-draws W's parameters in place (no autograd record).
-    count(in_f, out_f, **kw) -> int: the weight's parameter count for these options.
-    size_param: the option a budget chooses (``None``: fixed size); ``size_range(in_f, out_f, **kw)``
-        its allowed (lo, hi) (count increasing in it).
-    options: every keyword ``build`` accepts besides dtype/device/generator.
-    describe(W) -> dict of the options to show in ``extra_repr``.
-    compile: whether ``torch.compile(fullgraph=True)`` is tested to work on the layer.
+    Fields:
+
+    * ``build(in_f, out_f, dtype, device, generator, **options)``: a StructuredMatrix of shape at
+      least (out_f, in_f) (larger only for square-only families: the layer pads the input and
+      truncates the output), initialised as described in the module docstring.
+    * ``init(W, in_f, out_f, generator, **options)``: re-draws W's parameters in place (no
+      autograd record).
+    * ``count(in_f, out_f, **options)``: the weight's parameter count for these options.
+    * ``options``: every keyword ``build`` accepts besides dtype, device and generator.
+    * ``describe(W)``: a dict of the options to show in ``extra_repr``.
+    * ``size_param``: the option a budget chooses (``None``: fixed size), with
+      ``size_range(in_f, out_f, **options)`` its allowed (lo, hi) (count increasing in it);
+      ``solve`` a custom budget solver (sparse_lowrank splits the budget).
+    * ``compile``: whether ``torch.compile(fullgraph=True)`` is tested to work on the layer.
+
+    Examples
+    --------
+    >>> spec = kmatrix.nn.FAMILIES["lowrank"]
+    >>> spec.size_param, spec.count(64, 32, rank=4)
+    ('rank', 384)
     """
 
     name: str
@@ -93,7 +103,18 @@ _ALIASES = {"sparse+lowrank": "sparse_lowrank", "splr": "sparse_lowrank", "low_r
 
 
 def register_family(spec: FamilySpec) -> FamilySpec:
-    """Add (or replace) a family in the registry; returns ``spec``."""
+    """Add (or replace) a family in the registry; returns ``spec``.
+
+    Examples
+    --------
+    >>> import dataclasses
+    >>> spec = dataclasses.replace(kmatrix.nn.FAMILIES["lowrank"], name="lowrank_copy")
+    >>> kmatrix.nn.register_family(spec).name
+    'lowrank_copy'
+    >>> kmatrix.nn.StructuredLinear(10, 10, "lowrank_copy", rank=2).family
+    'lowrank_copy'
+    >>> del kmatrix.nn.FAMILIES["lowrank_copy"]
+    """
     if not isinstance(spec, FamilySpec):
         raise TypeError(f"spec: expected a FamilySpec, got {type(spec).__name__}")
     FAMILIES[spec.name] = spec
@@ -101,7 +122,13 @@ def register_family(spec: FamilySpec) -> FamilySpec:
 
 
 def get_family(family) -> FamilySpec:
-    """The spec of ``family`` (a registered name, an alias, or a FamilySpec)."""
+    """The spec of ``family`` (a registered name, an alias, or a FamilySpec).
+
+    Examples
+    --------
+    >>> kmatrix.nn.get_family("sparse+lowrank").name
+    'sparse_lowrank'
+    """
     if isinstance(family, FamilySpec):
         return family
     if not isinstance(family, str):
@@ -127,7 +154,13 @@ def solve_budget(family, in_features: int, out_features: int, budget: int, **opt
     ``family`` of shape out × in with at most ``budget`` weight parameters.
 
     Raises ValueError when no member fits (naming the smallest member and its count) and when
-    ``options`` already fixes the size parameter."""
+    ``options`` already fixes the size parameter.
+
+    Examples
+    --------
+    >>> kmatrix.nn.solve_budget("kmatrix", 256, 256, 20_000)  # 8,192 parameters per width
+    {'width': 2}
+    """
     spec = get_family(family)
     in_features = check_positive_int(in_features, "in_features")
     out_features = check_positive_int(out_features, "out_features")

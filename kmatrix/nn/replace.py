@@ -87,6 +87,15 @@ def replace_linear(
     parameter; larger than dense unless ``allow_larger``; budget below every member of the family.
     A bare ``nn.Linear`` passed as ``model`` (name ``""``) cannot be swapped in place: its
     replacement is returned instead.
+    
+
+    Examples
+    --------
+    >>> from torch import nn
+    >>> model = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64))
+    >>> model = kmatrix.nn.replace_linear(model, "lowrank", budget=0.25)
+    >>> [m.options() for m in model if isinstance(m, kmatrix.nn.StructuredLinear)]
+    [{'rank': 8}, {'rank': 8}]
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")

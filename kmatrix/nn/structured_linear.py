@@ -47,12 +47,22 @@ class StructuredLinear(nn.Module):
     dtype, device, generator
         Precision (real or complex; default torch's default dtype), device, random source.
 
+    Notes
+    -----
     The weight is initialised so that outputs keep ``nn.Linear``'s default variance (Var(x)/3
     per output for i.i.d. inputs; per-family rules in :mod:`kmatrix.nn.registry`).
-    ``weight`` is the StructuredMatrix (``weight.to_dense()``, ``.T``, save/load work);
-    :meth:`to_dense` gives the dense out × in weight (differentiable). Input dtype must be the
+    ``weight`` is the StructuredMatrix (``weight.to_dense()``, ``.T``, save/load work); the
+    method :meth:`to_dense` gives the dense out × in weight (differentiable). Input dtype must be the
     layer's (a complex layer also takes real input of its precision); other dtypes raise
     TypeError rather than being cast silently.
+    
+    Examples
+    --------
+    >>> layer = kmatrix.nn.StructuredLinear(300, 200, "lowrank", budget=20_000)
+    >>> layer.options()
+    {'rank': 40}
+    >>> layer(torch.randn(8, 300)).shape
+    torch.Size([8, 200])
     """
 
     def __init__(

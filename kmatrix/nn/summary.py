@@ -31,7 +31,14 @@ class LayerRow:
 
 @dataclasses.dataclass(frozen=True)
 class Summary:
-    """Rows (:class:`LayerRow`) and totals; ``str()`` is the table."""
+    """Rows (:class:`LayerRow`) and totals; ``str()`` is the table.
+
+    Examples
+    --------
+    >>> s = kmatrix.nn.summary(torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.Linear(32, 4)))
+    >>> s.params, s.dense_params
+    (1188, 1188)
+    """
 
     rows: tuple[LayerRow, ...]
     model_params: int
@@ -76,7 +83,14 @@ class Summary:
 
 
 def summary(model: nn.Module) -> Summary:
-    """The table of ``model``'s linear layers (a shared layer listed once, under its first name)."""
+    """The table of ``model``'s linear layers (a shared layer listed once, under its first name).
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(kmatrix.nn.StructuredLinear(32, 32, "butterfly"), torch.nn.Linear(32, 4))
+    >>> [(r.family, r.params) for r in kmatrix.nn.summary(model).rows]
+    [('butterfly', 352), ('dense (nn.Linear)', 132)]
+    """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     rows = []
