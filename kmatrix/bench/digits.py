@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--widths", type=int, nargs="+", default=[256, 1024])
     p.add_argument("--families", nargs="+", default=[f for f in DEFAULT_FAMILIES if f in FAMILIES])
     p.add_argument("--seeds", type=int, default=3)
-    p.add_argument("--epochs", type=int, default=15)
+    p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--batch", type=int, default=64)
     p.add_argument("--lr", type=float, default=3e-3)
     p.add_argument("--budget-fraction", type=float, default=1 / 8,
