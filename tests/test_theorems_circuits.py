@@ -245,3 +245,26 @@ def test_linearize_bad_input():
         C.linearize(np.eye(2))
     with pytest.raises(ValueError, match="input index"):
         C.fix_inputs(C.polynomial_multiply(2), {7: 1})
+
+
+@pytest.mark.parametrize("n", [1, 3, 8])
+def test_linearize_horner_t_fixed(n):
+    """Horner's p(t) with t fixed is the row (1, t, …, t^{n−1}): exact over ℚ."""
+    t = Fraction(-2, 3)
+    L = C.fix_inputs(C.horner(n), {n: t}).linearize()
+    assert L.to_dense(field=FRACTION) == [[t**i for i in range(n)]]
+
+
+def test_outputs_are_learnable_kmatrices(gen):
+    """A construction's output is an ordinary KMatrix: gradients for x and θ (gradcheck)."""
+    rng = _rng(gen)
+    A = np.where(rng.random((6, 5)) < 0.4, rng.standard_normal((6, 5)), 0.0)
+    K = kmatrix.sparse_to_kmatrix(A)
+    x = torch.randn(2, 5, dtype=torch.float64, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(
+        lambda x, tw: torch.func.functional_call(K, {"twiddle": tw}, (x,)),
+        (x, K.twiddle.detach().clone().requires_grad_()),
+    )
+    Kc = kmatrix.circuit_to_kmatrix(C.fft(4))
+    xc = torch.randn(1, 4, dtype=torch.complex128, generator=gen, requires_grad=True)
+    assert torch.autograd.gradcheck(Kc, (xc,))

@@ -10,7 +10,7 @@ product, and Theorem 2.9's linearized-circuit sizes.
   product time against the circuit's own torch evaluation and against ``transforms.dft`` (the
   hand-built width-1 DFT);
 * ``Circuit.linearize`` (Theorem 2.9): size of the linear circuit / size of the input circuit,
-  for Karatsuba's product with one operand fixed and for random linear circuits hidden behind
+  for Karatsuba's product with one operand fixed, Horner's rule with t fixed, and for random linear circuits hidden behind
   products and quotients.
 
 Times are medians of ``--repeats`` runs (shared machines: quote them with that caveat); ratios
@@ -175,7 +175,7 @@ def _obfuscated(rng: random.Random, n: int, gates: int):
 
 
 def linearize_table(sizes):
-    from ..circuits import FRACTION, fix_inputs, polynomial_multiply
+    from ..circuits import FRACTION, fix_inputs, horner, polynomial_multiply
 
     rows = []
     for n in _progress(sizes, "linearize"):
@@ -183,6 +183,12 @@ def linearize_table(sizes):
         L = kara.linearize(seed=0)
         rows.append(
             [f"karatsuba({n}), b fixed", kara.size, L.size, L.size / kara.size, kara.depth, L.depth]
+        )
+    for n in sizes:
+        hor = fix_inputs(horner(n), {n: Fraction(2, 3)})  # t fixed: linear in the coefficients
+        L = hor.linearize(seed=0)
+        rows.append(
+            [f"horner({n}), t fixed", hor.size, L.size, L.size / hor.size, hor.depth, L.depth]
         )
     r = random.Random(0)
     for n, g in ((8, 64), (16, 256), (32, 1024)):

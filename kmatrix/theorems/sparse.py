@@ -6,14 +6,17 @@ write each piece as S = P₁·H·P₂·V·P₃ and sum the pieces with :func:`km
 Piece factorisation (slots u = 0 … N−1 hold the piece's nonzeros):
 
 * P₃ (permutation): column c → its rank among the piece's distinct columns (unused columns
-  fill the other ranks in increasing order; P₃ = I and V reads the columns themselves when one
-  butterfly can route that, e.g. contiguous columns);
+  fill the other ranks in increasing order). Avoided (P₃ = I) when V can read the columns
+  themselves: slots *spread* as u_t = (c_t − c_0) + (t − rank_t + rank_0), so that consecutive
+  slots are at least as far apart as their columns (a horizontal step pattern with the actual
+  columns), whenever the last slot fits in N — always when s + span(columns) − #columns < N —
+  or contiguous slots when one butterfly happens to route them;
 * V (one decreasing butterfly, Vᵀ horizontal step): slot u, in column-sorted order, copies
-  the rank of its column (ranks non-decreasing in u, steps of 0 or 1);
-* P₂ (permutation): column-sorted slot order → row-sorted slot order;
+  its column (spread slots) or the column's rank (ranks non-decreasing, steps of 0 or 1);
+* P₂ (permutation): the V slot of each nonzero → its H slot;
 * H (one increasing butterfly, horizontal step): slot q, in row-sorted order, adds value·x into
-  the rank of its row;
-* P₁ (permutation): row rank → row (P₁ = I when H can write the rows themselves).
+  its row (spread slots) or its row's rank;
+* P₁ (permutation): row rank → row (avoided in the same way: spread slots on the row side).
 
 In Beneš order (B'^* then B in each factor): [P₃'^*, P₃] [V, X] [Y, H] [P₁'^*, P₁] with
 P₂ = Y·X routed through B *then* B'^* (:func:`kmatrix.theorems.benes.benes_twiddle` with
@@ -56,6 +59,40 @@ def _scale_columns(tw: np.ndarray, d: np.ndarray) -> np.ndarray:
     return tw
 
 
+def _side(order: np.ndarray, labels: np.ndarray, N: int):
+    """Slots for one side of a piece (columns for V, rows for H), entries taken in ``order``
+    (sorted by label). Returns (slot of each entry, label per slot (−1: empty), the distinct
+    labels when the slots hold ranks, else None). Tried in turn: (1) *spread* slots u_t = (ℓ_t − ℓ_0) + (t − rank_t + rank_0), the
+    actual labels: consecutive slots then differ by at least their labels' difference, a
+    horizontal step pattern, routable by one butterfly, if the last slot fits (u < N); (2)
+    contiguous slots with the actual labels, if one butterfly routes them; (3) contiguous slots
+    with the labels' ranks (always routable) and the permutation rank ↔ label."""
+    s = len(order)
+    lab = labels[order]
+    uniq, rank = np.unique(lab, return_inverse=True)
+    t = np.arange(s)
+    spread = (lab - lab[0]) + (t - rank)
+    candidates = []
+    if spread[-1] < N:
+        candidates.append(spread)
+    candidates.append(t)
+    for slots in candidates:
+        src = np.full(N, -1, dtype=np.int64)
+        src[slots] = lab
+        try:
+            scatter_twiddle(src, np.ones(N))  # the routability test (gather = its transpose)
+        except ValueError:
+            continue
+        out = np.empty(s, dtype=np.int64)
+        out[order] = slots
+        return out, src, None
+    src = np.full(N, -1, dtype=np.int64)
+    src[t] = rank
+    out = np.empty(s, dtype=np.int64)
+    out[order] = t
+    return out, src, uniq
+
+
 def piece_twiddle(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, N: int) -> np.ndarray:
     """Twiddle (w ≤ 4, 2, L, N/2, 2, 2) of the N×N matrix with the s ≤ N nonzeros
     (rows, cols, vals), distinct positions (module docstring)."""
@@ -72,45 +109,28 @@ def piece_twiddle(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, N: int) 
         return _scale_columns(benes_twiddle(perm).astype(dt), d)
     order_c = np.lexsort((rows, cols))  # column-sorted slots
     order_r = np.lexsort((cols, rows))  # row-sorted slots
-    ucols, crank = np.unique(cols, return_inverse=True)
-    urows, rrank = np.unique(rows, return_inverse=True)
-    # V and H on the actual columns / rows when one butterfly can route them (then P3 / P1 = I),
-    # else on the ranks (always possible: a horizontal step matrix) with P3 / P1 around them
+    u, src, ucols = _side(order_c, cols, N)
+    q, tgt, urows = _side(order_r, rows, N)
     factors = []
-    src = np.full(N, -1, dtype=np.int64)
-    try:
-        src[:s] = cols[order_c]
-        V = gather_twiddle(src, np.ones(N))
-    except ValueError:
-        src[:s] = crank[order_c]
-        V = gather_twiddle(src, np.ones(N))
-        perm3 = complete_partial_permutation(N, np.arange(len(ucols)), ucols)  # x'[rank] = x[col]
-        factors.append(benes_twiddle(perm3)[0])
-    tgt = np.full(N, -1, dtype=np.int64)
+    if ucols is not None:  # P3: x'[rank] = x[col]
+        factors.append(
+            benes_twiddle(complete_partial_permutation(N, np.arange(len(ucols)), ucols))[0]
+        )
+    V = gather_twiddle(src, np.ones(N))
     hv = np.zeros(N, dtype=dt)
-    hv[:s] = vals[order_r]
-    last = []
-    try:
-        tgt[:s] = rows[order_r]
-        H = scatter_twiddle(tgt, hv)
-    except ValueError:
-        tgt[:s] = rrank[order_r]
-        H = scatter_twiddle(tgt, hv)
-        perm1 = complete_partial_permutation(N, urows, np.arange(len(urows)))  # y[row] = w[rank]
-        last.append(benes_twiddle(perm1)[0])
-    pos_c = np.empty(s, dtype=np.int64)
-    pos_c[order_c] = np.arange(s)
-    pos_r = np.empty(s, dtype=np.int64)
-    pos_r[order_r] = np.arange(s)
-    perm2 = np.arange(N)
-    perm2[pos_r] = pos_c  # z'[q] = z[u]
+    hv[q] = vals
+    H = scatter_twiddle(tgt, hv)
+    perm2 = complete_partial_permutation(N, q, u)  # z'[q(e)] = z[u(e)]
     if np.array_equal(perm2, np.arange(N)):
         factors.append(np.stack([V, H]))
     else:
         xy = benes_twiddle(perm2, reverse=True)
         factors.append(np.stack([V, xy[0]]))
         factors.append(np.stack([xy[1], H]))
-    factors.extend(last)
+    if urows is not None:  # P1: y[row] = w[rank]
+        factors.append(
+            benes_twiddle(complete_partial_permutation(N, urows, np.arange(len(urows))))[0]
+        )
     return np.stack([f.astype(dt) for f in factors])
 
 
