@@ -66,7 +66,22 @@ class _StructuredOperator(LinearOperator):
 def aslinearoperator(M: StructuredMatrix) -> LinearOperator:
     """``M`` as a ``scipy.sparse.linalg.LinearOperator``: shape and dtype of M, ``matvec`` /
     ``matmat`` = W x, ``rmatvec`` / ``rmatmat`` = Wᴴ y, each one fast product of M (no dense
-    matrix is formed). Example: ``scipy.sparse.linalg.cg(kmatrix.aslinearoperator(T), b)``."""
+    matrix is formed). Example: ``scipy.sparse.linalg.cg(kmatrix.aslinearoperator(T), b)``.
+
+    Examples
+    --------
+    Solve a Toeplitz system with GMRES without forming the matrix:
+
+    >>> import numpy as np, scipy.sparse.linalg
+    >>> T = kmatrix.Toeplitz(torch.tensor([4.0, 1.0, 0.5], dtype=torch.float64),
+    ...                      torch.tensor([4.0, 2.0, 0.0], dtype=torch.float64))
+    >>> A = kmatrix.aslinearoperator(T)
+    >>> A.shape, A.dtype
+    ((3, 3), dtype('float64'))
+    >>> x, info = scipy.sparse.linalg.gmres(A, np.ones(3), atol=1e-12)
+    >>> info, np.allclose(T.to_dense().detach().numpy() @ x, np.ones(3))
+    (0, True)
+    """
     if not isinstance(M, StructuredMatrix):
         raise TypeError(f"M: expected a StructuredMatrix, got {type(M).__name__}")
     return _StructuredOperator(M)

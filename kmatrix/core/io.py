@@ -174,7 +174,17 @@ class _Writer:
 
 def save(matrix: StructuredMatrix, path: str | os.PathLike) -> None:
     """Write ``matrix`` (constructor arguments + tensors, shared tensors once) to ``path``,
-    atomically; ``load(path)`` rebuilds it with the same sharing and ``requires_grad`` flags."""
+    atomically; ``load(path)`` rebuilds it with the same sharing and ``requires_grad`` flags.
+
+    Examples
+    --------
+    >>> B = kmatrix.Butterfly(16)
+    >>> M = B + 2 * B.T                           # one parameter reached twice
+    >>> kmatrix.save(M, "m.kmx")
+    >>> M2 = kmatrix.load("m.kmx")
+    >>> len(list(M2.parameters())), torch.equal(M2(torch.ones(16)), M(torch.ones(16)))
+    (1, True)
+    """
     if not isinstance(matrix, StructuredMatrix):
         raise TypeError(f"matrix: expected a StructuredMatrix, got {type(matrix).__name__}")
     if not isinstance(path, (str, os.PathLike)):
@@ -423,6 +433,12 @@ def load(path: str | os.PathLike, map_location=None, *, families: Iterable[type]
     qualified name); kmatrix's families are always known. ``map_location`` as in ``torch.load``.
     Raises ``ValueError`` naming the file and the place in it for any malformed or invalid
     content, ``OSError`` when the file cannot be read.
+
+    Examples
+    --------
+    >>> kmatrix.save(kmatrix.Diagonal(torch.tensor([1.0, 2.0])), "d.kmx")
+    >>> kmatrix.load("d.kmx").diag.tolist()
+    [1.0, 2.0]
     """
     if not isinstance(path, (str, os.PathLike)):
         raise TypeError(f"path: expected a file path (str or os.PathLike), got {type(path).__name__}")

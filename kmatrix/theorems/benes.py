@@ -178,6 +178,15 @@ def benes(perm, dtype: torch.dtype | None = None) -> KMatrix:
 
     Raises ``TypeError`` for non-integer entries and ``ValueError`` naming a repeated or
     out-of-range entry.
+
+    Examples
+    --------
+    >>> perm = torch.tensor([3, 0, 2, 1, 7, 5, 4, 6])
+    >>> K = kmatrix.benes(perm, dtype=torch.float64)
+    >>> K.width, K.expansion
+    (1, 1)
+    >>> torch.equal(K.to_dense(), kmatrix.Permutation(perm, dtype=torch.float64).to_dense())
+    True
     """
     perm = check_permutation(perm)
     dtype = resolve_dtype(dtype)

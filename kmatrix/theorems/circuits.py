@@ -47,7 +47,16 @@ def circuit_to_kmatrix(
     """The matrix of a linear circuit as one KMatrix (Theorem 5.5; module docstring): width ≤ 4d
     (d = depth), size ≤ 4·(nodes incl. inputs). ``dtype``: float64 by default (complex128 when a
     constant is complex). New parameters. ValueError for a non-linear circuit (see
-    :meth:`Circuit.linearize`) or one without outputs, TypeError for a circuit over GF(p)."""
+    :meth:`Circuit.linearize`) or one without outputs, TypeError for a circuit over GF(p).
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> c = circuits.hadamard(8)
+    >>> K = kmatrix.circuit_to_kmatrix(c)
+    >>> K.shape, torch.allclose(K.to_dense().double(), c.to_dense().double())
+    ((8, 8), True)
+    """
     if not isinstance(circuit, Circuit):
         raise TypeError(
             f"circuit: expected a kmatrix.circuits.Circuit, got {type(circuit).__name__}"

@@ -136,7 +136,13 @@ def piece_twiddle(rows: np.ndarray, cols: np.ndarray, vals: np.ndarray, N: int) 
 
 def theorem_5_7_bound(s: int, m: int, n: int) -> tuple[int, int]:
     """(width, expansion) that Theorem 5.7 guarantees for an m×n matrix with s nonzeros:
-    (4⌈s/max(m, n)⌉, 4), at least width 1."""
+    (4⌈s/max(m, n)⌉, 4), at least width 1.
+
+    Examples
+    --------
+    >>> kmatrix.theorems.theorem_5_7_bound(48, 16, 16)      # s = 48 nonzeros in a 16×16 matrix
+    (12, 4)
+    """
     k = max(m, n)
     return max(1, 4 * -(-s // k)), 4
 
@@ -151,6 +157,19 @@ def sparse_to_kmatrix(S, layout: str = "auto", dtype: torch.dtype | None = None)
     stacks up to 4 pieces and goes sequential beyond, so the expansion never exceeds 4).
     ``dtype``: default S's own dtype (float64 stays float64). New parameters. Errors: TypeError
     for integer or non-numeric entries, ValueError for an empty matrix or NaN/infinity.
+
+    Examples
+    --------
+    A 16×16 matrix with s = 48 nonzeros: Theorem 5.7 allows width 4⌈s/n⌉ = 12 and expansion 4.
+
+    >>> M = torch.zeros(16, 16, dtype=torch.float64)
+    >>> idx = torch.randperm(256)[:48]
+    >>> M.view(-1)[idx] = torch.randn(48, dtype=torch.float64)
+    >>> K = kmatrix.sparse_to_kmatrix(M)
+    >>> K.width <= 12 and K.expansion <= 4, torch.allclose(K.to_dense(), M)
+    (True, True)
+    >>> kmatrix.theorems.theorem_5_7_bound(48, 16, 16)
+    (12, 4)
     """
     if layout not in LAYOUTS:
         raise ValueError(f"layout: expected one of {LAYOUTS}, got {layout!r}")

@@ -113,7 +113,15 @@ def fft2d(n1: int, n2: int | None = None, dtype: torch.dtype | None = None) -> K
     ``x.reshape(n1, n2)``): F_{n1} ⊗ F_{n2}, as one KMatrix. Powers of two: **width 1**,
     expansion 1 (the two DFT programs interleave in one Beneš factor). Other sizes: each axis by
     Bluestein (width 2) on a padded grid, with two Beneš factors spreading the input onto the
-    grid and gathering the output: width ≤ 4. ``dtype`` default complex128."""
+    grid and gathering the output: width ≤ 4. ``dtype`` default complex128.
+
+    Examples
+    --------
+    >>> F = kmatrix.fft2d(4, 2, dtype=torch.complex128)
+    >>> x = torch.randn(4, 2, dtype=torch.complex128)
+    >>> F.shape, torch.allclose(F(x.reshape(-1)), torch.fft.fft2(x).reshape(-1))
+    ((8, 8), True)
+    """
     n1 = _check_n(n1, "n1")
     n2 = n1 if n2 is None else _check_n(n2, "n2")
     dtype = _dtype_for(dtype)
@@ -141,7 +149,19 @@ def circular_conv2d(kernel, dtype: torch.dtype | None = None) -> KMatrix:
     Convolution theorem: y = (I ⊗ F2⁻¹) · D · (I ⊗ F2) x with F2 = F_{n1} ⊗ F_{n2} (fft2d) and
     D[(o, f), (c, f)] = fft2(kernel)[o, c, f] a C_out·C_in·n1·n2-sparse matrix (Theorem 5.7; ≤ 4
     pieces stacked for min(C_in, C_out) ≤ 4). Complex KMatrix (``dtype`` default complex128)
-    whose dense form is real up to rounding for a real kernel."""
+    whose dense form is real up to rounding for a real kernel.
+
+    Examples
+    --------
+    One input and one output channel on a 4×4 grid, against ``torch.fft``:
+
+    >>> k = torch.randn(1, 1, 4, 4, dtype=torch.float64)
+    >>> x = torch.randn(1, 4, 4, dtype=torch.float64)
+    >>> K = kmatrix.circular_conv2d(k)
+    >>> ref = torch.fft.ifft2(torch.fft.fft2(k[0, 0]) * torch.fft.fft2(x[0])).real
+    >>> torch.allclose(K(x.reshape(-1).to(K.dtype)).real, ref.reshape(-1))
+    True
+    """
     k = np.asarray(kernel.detach().cpu().numpy() if isinstance(kernel, torch.Tensor) else kernel)
     if k.dtype.kind not in "fc":
         raise TypeError(f"kernel: expected floating-point or complex values, got dtype {k.dtype}")
@@ -208,7 +228,21 @@ def fastfood(s, g, perm, b, dtype: torch.dtype | None = None) -> KMatrix:
     (``scipy.linalg.hadamard``), Π the permutation (Π x)[i] = x[perm[i]]; n = len(s) a power of
     two ≥ 2. Factor 1 = [H (B'^* stages, B folded into its first stage), X], factor 2 =
     [Y, H (B stages, G folded into its first and S into its last stage)] with Π = Y·X routed
-    through B then B'^*. ``dtype`` default float64 (complex128 when a vector is complex)."""
+    through B then B'^*. ``dtype`` default float64 (complex128 when a vector is complex).
+
+    Examples
+    --------
+    >>> import scipy.linalg
+    >>> n = 8
+    >>> s, g, b = (torch.randn(n, dtype=torch.float64) for _ in range(3))
+    >>> perm = torch.randperm(n)
+    >>> V = kmatrix.fastfood(s, g, perm, b)
+    >>> H = torch.from_numpy(scipy.linalg.hadamard(n)).double()
+    >>> P = torch.eye(n, dtype=torch.float64)[perm]
+    >>> ref = torch.diag(s) @ H @ torch.diag(g) @ P @ H @ torch.diag(b)
+    >>> V.width, torch.allclose(V.to_dense(), ref)
+    (2, True)
+    """
     s = _vector(s, "s")
     n = s.shape[0]
     if n < 2 or n & (n - 1):
@@ -253,7 +287,17 @@ def acdc(a, d, dtype: torch.dtype | None = None) -> KMatrix:
     C = Re(D' F_n)·P is a KMatrix as (M + conj M)/2 (a stacked sum, real up to rounding) times a
     Beneš factor; A and D fold into the last stages of C and Cᵀ: **width 4** for n a power of
     two (6 with Bluestein). A complex KMatrix (``dtype`` default complex128) whose dense form is
-    real up to rounding for real a, d."""
+    real up to rounding for real a, d.
+
+    Examples
+    --------
+    >>> import scipy.fft
+    >>> a, d = torch.randn(8, dtype=torch.float64), torch.randn(8, dtype=torch.float64)
+    >>> K = kmatrix.acdc(a, d)
+    >>> C = torch.from_numpy(scipy.fft.dct(torch.eye(8).numpy(), axis=0, norm="ortho")).double()
+    >>> K.width, torch.allclose(K.to_dense().real, torch.diag(a) @ C @ torch.diag(d) @ C.T)
+    (4, True)
+    """
     a = _vector(a, "a")
     n = a.shape[0]
     d = _vector(d, "d", n)
@@ -277,7 +321,14 @@ def haar(n: int, dtype: torch.dtype | None = None) -> KMatrix:
     n/2 finest details), as a KMatrix of **width 2**: factor 1's B stages compute level k at
     stride 2^k on the positions ≡ 0 mod 2^(k+1) (blocks [[1, 1], [1, −1]]/√2), leaving the level-k
     details at the positions 2^k·(2t + 1); factor 2 (Beneš) sorts them into wavedec order.
-    ``dtype`` default float64."""
+    ``dtype`` default float64.
+
+    Examples
+    --------
+    >>> H = kmatrix.haar(4, dtype=torch.float64)
+    >>> [[f"{v:.4f}" for v in row] for row in H.to_dense().tolist()]
+    [['0.5000', '0.5000', '0.5000', '0.5000'], ['0.5000', '0.5000', '-0.5000', '-0.5000'], ['0.7071', '-0.7071', '0.0000', '0.0000'], ['0.0000', '0.0000', '0.7071', '-0.7071']]
+    """
     n = _check_n(n, "n")
     if n < 2 or n & (n - 1):
         raise ValueError(f"n: expected a power of two ≥ 2 for the Haar transform, got {n}")

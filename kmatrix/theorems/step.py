@@ -85,7 +85,14 @@ def _nonzero_pattern(M, name: str):
 def is_horizontal_step(M) -> bool:
     """True when M (a 2-d tensor/array, ``torch.sparse``, ``scipy.sparse`` or ``kmatrix.Sparse``)
     is a horizontal step matrix (module docstring): at most one nonzero per column, and between
-    neighbouring nonzero columns j₁ < j₂ the row moves down by 0 … j₂ − j₁."""
+    neighbouring nonzero columns j₁ < j₂ the row moves down by 0 … j₂ − j₁.
+
+    Examples
+    --------
+    >>> H = torch.tensor([[1.0, 2.0, 0.0, 0.0], [0.0, 0.0, 3.0, 0.0], [0.0, 0.0, 0.0, 4.0]])
+    >>> kmatrix.is_horizontal_step(H), kmatrix.is_horizontal_step(H.flip(0))
+    (True, False)
+    """
     rows, cols, _, _, _ = _nonzero_pattern(M, "M")
     if len(cols) == 0:
         return True
@@ -101,7 +108,15 @@ def horizontal_step_to_butterfly(H, dtype: torch.dtype | None = None) -> Butterf
     """A horizontal step matrix H (m×n) as a :class:`kmatrix.Butterfly` with increasing strides
     (one B ∈ 𝓑, size N = 2^⌈log2 max(m, n)⌉), whose corner equals H exactly: the first stage
     carries H's values, every other block entry is 0 or 1 (module docstring). New parameters, in
-    H's dtype (or ``dtype``). ValueError when H is not a horizontal step matrix."""
+    H's dtype (or ``dtype``). ValueError when H is not a horizontal step matrix.
+
+    Examples
+    --------
+    >>> H = torch.tensor([[1.0, 2.0, 0.0, 0.0], [0.0, 0.0, 3.0, 0.0], [0.0, 0.0, 0.0, 4.0]], dtype=torch.float64)
+    >>> B = kmatrix.horizontal_step_to_butterfly(H)
+    >>> type(B).__name__, torch.equal(B.to_dense(), H)
+    ('Butterfly', True)
+    """
     rows, cols, vals, (m, n), dt = _nonzero_pattern(H, "H")
     if not is_horizontal_step(H):
         raise ValueError(

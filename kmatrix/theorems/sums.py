@@ -88,7 +88,16 @@ def kmatrix_product(*mats: KMatrix) -> KMatrix:
     """A₁ @ A₂ @ … @ A_k as **one new KMatrix** (new parameters: the operands' current twiddles
     copied exactly) of width w₁ + … + w_k at the largest size N among the operands (module
     docstring). Shapes must chain: A_i.in_size == A_{i+1}.out_size. Exact: the merged matrix
-    applies the same stages to the same numbers."""
+    applies the same stages to the same numbers.
+
+    Examples
+    --------
+    >>> A = kmatrix.KMatrix(8, dtype=torch.float64)
+    >>> B = kmatrix.KMatrix(8, width=2, dtype=torch.float64)
+    >>> P = kmatrix.kmatrix_product(A, B)
+    >>> P.width, torch.allclose(P.to_dense(), A.to_dense() @ B.to_dense())
+    (3, True)
+    """
     mats = _check_kmatrices(mats, "mats")
     for i in range(len(mats) - 1):
         if mats[i].in_size != mats[i + 1].out_size:
@@ -169,6 +178,14 @@ def kmatrix_sum(*terms: KMatrix, coefficients=None, layout: str = "auto") -> KMa
     shape. ``coefficients``: optional scalars folded into each term's first stage (a complex
     one makes the result complex). Exact in float64/complex128 (0/1 switches; each entry is a
     sum of the terms' entries computed as 0 + t₁ + t₂ …).
+
+    Examples
+    --------
+    >>> A = kmatrix.KMatrix(8, dtype=torch.float64)
+    >>> B = kmatrix.KMatrix(8, dtype=torch.float64)
+    >>> S = kmatrix.kmatrix_sum(A, B, coefficients=[1.0, -2.0])
+    >>> torch.allclose(S.to_dense(), A.to_dense() - 2 * B.to_dense())
+    True
     """
     terms = _check_kmatrices(terms, "terms")
     shape = tuple(terms[0].shape)
