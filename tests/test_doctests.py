@@ -66,20 +66,6 @@ MISSING_EXAMPLES: set[str] = {
     "kmatrix.circuits.transpose",
     "kmatrix.circuits.transpose_baur_strassen",
     "kmatrix.circuits.transpose_reverse",
-    "kmatrix.kernels.butterfly_multiply",
-    "kmatrix.kernels.butterfly_multiply_reference",
-    "kmatrix.kernels.get_backend",
-    "kmatrix.kernels.set_backend",
-    "kmatrix.testing.ZooEntry",
-    "kmatrix.testing.check_family",
-    "kmatrix.testing.check_rule",
-    "kmatrix.testing.check_save_load",
-    "kmatrix.testing.missing_rule_examples",
-    "kmatrix.testing.normwise_error",
-    "kmatrix.testing.random_tensor",
-    "kmatrix.testing.run_checks",
-    "kmatrix.testing.tolerance",
-    "kmatrix.testing.zoo_ids",
 }
 
 DOCUMENTED = documented_objects()

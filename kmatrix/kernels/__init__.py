@@ -56,7 +56,15 @@ if _backend not in BACKENDS:  # pragma: no cover - environment misconfiguration
 
 
 def set_backend(name: str) -> str:
-    """Select the default backend (``"fused"`` or ``"reference"``); returns the previous one."""
+    """Select the default backend (``"fused"`` or ``"reference"``); returns the previous one.
+
+    Examples
+    --------
+    >>> previous = kmatrix.kernels.set_backend("reference")
+    >>> kmatrix.kernels.get_backend()
+    'reference'
+    >>> _ = kmatrix.kernels.set_backend(previous)
+    """
     global _backend
     if name not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, got {name!r}")
@@ -65,7 +73,13 @@ def set_backend(name: str) -> str:
 
 
 def get_backend() -> str:
-    """The default backend used when ``butterfly_multiply`` gets no ``backend=``."""
+    """The default backend used when ``butterfly_multiply`` gets no ``backend=``.
+
+    Examples
+    --------
+    >>> kmatrix.kernels.get_backend() in kmatrix.kernels.BACKENDS
+    True
+    """
     return _backend
 
 
@@ -134,6 +148,15 @@ def butterfly_multiply(
     (the kernel applies them to the real and imaginary parts), complex twiddles make x complex.
     Differentiable in both arguments (torch's complex convention). ``backend`` overrides
     :func:`get_backend` for this call.
+
+    Examples
+    --------
+    One butterfly (S = 1 stack) of size N = 4: L = 2 stages of N/2 = 2 blocks, identity blocks.
+
+    >>> tw = torch.eye(2).expand(1, 2, 2, 2, 2).contiguous()
+    >>> x = torch.randn(5, 1, 4)
+    >>> torch.equal(kmatrix.kernels.butterfly_multiply(tw, x), x)
+    True
     """
     incs = _check(twiddle, x, increasing_stride)
     name = _backend if backend is None else backend

@@ -16,6 +16,16 @@ def butterfly_multiply_reference(
     """y = B x for the butterfly B given by ``twiddle`` (S, L, N/2, 2, 2); x (B, S, N).
 
     Both have the same dtype, or x is complex and twiddle real of the same precision.
+
+    Examples
+    --------
+    The plain-PyTorch path agrees with the fused kernel:
+
+    >>> tw = torch.randn(1, 3, 4, 2, 2, dtype=torch.float64)
+    >>> x = torch.randn(2, 1, 8, dtype=torch.float64)
+    >>> torch.allclose(kmatrix.kernels.butterfly_multiply_reference(tw, x),
+    ...                kmatrix.kernels.butterfly_multiply(tw, x))
+    True
     """
     S, L = twiddle.shape[:2]
     b, n = x.shape[0], x.shape[-1]

@@ -37,6 +37,16 @@ class ZooEntry:
     ``reference(M) -> tensor``: its dense matrix computed independently of the family's code
     (scipy, numpy, explicit formula), in complex128 or float64.
     ``bench``: whether ``kmatrix bench families`` times it (one entry per family configuration).
+
+    Examples
+    --------
+    >>> entry = kmatrix.testing.ZooEntry(
+    ...     "Diagonal",
+    ...     lambda n, dtype, gen: kmatrix.Diagonal(torch.randn(n, dtype=dtype, generator=gen)),
+    ...     lambda M: torch.diag(M.diag.detach()).to(torch.complex128))
+    >>> M = entry.make(4, torch.float64, torch.Generator().manual_seed(0))
+    >>> torch.equal(entry.reference(M).real, M.to_dense()), entry.tolerance(torch.float32)
+    (True, 2e-05)
     """
 
     name: str
@@ -61,11 +71,26 @@ class ZooEntry:
 
 
 def tolerance(dtype: torch.dtype) -> float:
+    """The battery's default normwise tolerance for a product computed in ``dtype``
+    (``TOLERANCES``: 2e-5 in single, 1e-11 in double precision; module docstring).
+
+    Examples
+    --------
+    >>> kmatrix.testing.tolerance(torch.float32), kmatrix.testing.tolerance(torch.complex128)
+    (2e-05, 1e-11)
+    """
     return TOLERANCES[dtype]
 
 
 def random_tensor(shape, dtype, generator=None) -> torch.Tensor:
-    """Standard normal entries (complex: real and imaginary parts each N(0, 1/2))."""
+    """Standard normal entries (complex: real and imaginary parts each N(0, 1/2)).
+
+    Examples
+    --------
+    >>> x = kmatrix.testing.random_tensor((2, 3), torch.complex64, torch.Generator().manual_seed(0))
+    >>> x.shape, x.dtype
+    (torch.Size([2, 3]), torch.complex64)
+    """
     if dtype.is_complex:
         real = dtype.to_real()
         re = torch.randn(shape, dtype=real, generator=generator)
@@ -75,7 +100,16 @@ def random_tensor(shape, dtype, generator=None) -> torch.Tensor:
 
 
 def normwise_error(y_hat: torch.Tensor, y_ref: torch.Tensor, W_ref: torch.Tensor, x: torch.Tensor) -> float:
-    """‖ŷ − y‖ / (‖W‖_F ‖x‖), computed in double precision (batched: Frobenius over all)."""
+    """‖ŷ − y‖ / (‖W‖_F ‖x‖), computed in double precision (batched: Frobenius over all).
+
+    Examples
+    --------
+    >>> W = torch.randn(4, 4, dtype=torch.float64)
+    >>> x = torch.randn(4, dtype=torch.float64)
+    >>> err = kmatrix.testing.normwise_error((W @ x).float(), W @ x, W, x)
+    >>> err < kmatrix.testing.tolerance(torch.float32)
+    True
+    """
     wide = torch.complex128 if (y_hat.is_complex() or y_ref.is_complex()) else torch.float64
     diff = (y_hat.detach().to(wide) - y_ref.detach().to(wide)).norm()
     scale = W_ref.detach().to(wide).norm() * x.detach().to(wide).norm()

@@ -210,7 +210,17 @@ def _check_gradients_reach(C, dense_fn, operands, gen, what: str, tol: float = 1
 def check_rule(op: str, a: StructuredMatrix, b: StructuredMatrix, gen, tol: float = 1e-9) -> None:
     """One composition rule on operands a, b (float64/complex128): the operator's result
     shares θ (gradients equal those through the dense product/sum, for every operand
-    parameter), and ``kmatrix.merge`` of it is a single non-generic matrix equal to it."""
+    parameter), and ``kmatrix.merge`` of it is a single non-generic matrix equal to it.
+
+    Examples
+    --------
+    Diagonal + Diagonal: the Sum shares θ, and ``kmatrix.merge`` makes one Diagonal equal to it.
+
+    >>> g = torch.Generator().manual_seed(0)
+    >>> a = kmatrix.Diagonal(torch.randn(4, dtype=torch.float64))
+    >>> b = kmatrix.Diagonal(torch.randn(4, dtype=torch.float64))
+    >>> kmatrix.testing.check_rule("add", a, b, g)
+    """
     C = a + b if op == "add" else a @ b
 
     def dense():
@@ -476,7 +486,18 @@ CHECKS: dict[str, Callable] = {
 
 def run_checks(entry: ZooEntry, gen: torch.Generator | None = None, only=None, skip=()) -> list[str]:
     """Run the contracts on ``entry`` for each of its dtypes; returns the failures as
-    ``"check[dtype]: message"`` lines (empty when everything passed)."""
+    ``"check[dtype]: message"`` lines (empty when everything passed).
+
+    Examples
+    --------
+    >>> entry = kmatrix.testing.ZooEntry(
+    ...     "Diagonal",
+    ...     lambda n, dtype, gen: kmatrix.Diagonal(torch.randn(n, dtype=dtype, generator=gen)),
+    ...     lambda M: torch.diag(M.diag.detach()).to(torch.complex128),
+    ...     dtypes=(torch.float64,), sizes=(4,))
+    >>> kmatrix.testing.run_checks(entry, only=["products", "transpose_and_adjoint"])
+    []
+    """
     gen = gen if gen is not None else torch.Generator().manual_seed(0)
     failures = []
     for name, fn in CHECKS.items():
@@ -509,6 +530,15 @@ def check_family(
 
         kmatrix.testing.check_family(lambda n, dt, g: MyFamily(torch.randn(n, dtype=dt, generator=g)),
                                      lambda M: my_dense_formula(M))
+
+    Examples
+    --------
+    The battery on kmatrix's own Diagonal, in float64 only (the default runs four dtypes):
+
+    >>> kmatrix.testing.check_family(
+    ...     lambda n, dtype, gen: kmatrix.Diagonal(torch.randn(n, dtype=dtype, generator=gen)),
+    ...     lambda M: torch.diag(M.diag.detach()).to(torch.complex128),
+    ...     name="Diagonal", dtypes=(torch.float64,), sizes=(4,))
     """
     entry = ZooEntry(name, make, reference, dtypes=tuple(dtypes), sizes=tuple(sizes), **entry_options)
     failures = run_checks(entry, torch.Generator().manual_seed(seed), skip=skip)

@@ -39,7 +39,15 @@ def check_save_load(M: StructuredMatrix, x: torch.Tensor | None = None, director
     """Save and load ``M``; assert: same class, shape and dtype, bit-identical products on ``x``
     (default: a fixed random batch), the same sharing pattern and ``requires_grad`` flags, the
     same number of distinct parameters, and gradients of a loss reaching every trainable
-    parameter of the loaded matrix. Returns the loaded matrix."""
+    parameter of the loaded matrix. Returns the loaded matrix.
+
+    Examples
+    --------
+    >>> B = kmatrix.Butterfly(8)
+    >>> M2 = kmatrix.testing.check_save_load(B + B.T)
+    >>> type(M2).__name__
+    'Sum'
+    """
     if x is None:
         x = random_tensor((3, M.shape[1]), M.dtype, torch.Generator().manual_seed(0))
     with tempfile.TemporaryDirectory(dir=directory) as d:

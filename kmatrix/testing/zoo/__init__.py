@@ -14,4 +14,12 @@ for _info in sorted(pkgutil.iter_modules(__path__), key=lambda i: i.name):
 
 
 def zoo_ids() -> list[str]:
+    """The names of the zoo's entries, in ``ZOO`` order (one per family configuration).
+
+    Examples
+    --------
+    >>> ids = kmatrix.testing.zoo_ids()
+    >>> ids[:3]
+    ['Dense', 'Diagonal', 'Permutation']
+    """
     return [e.name for e in ZOO]
