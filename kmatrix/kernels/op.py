@@ -4,8 +4,8 @@
   stack index: ``twiddle`` (F, S, L, N/2, 2, 2) holds F butterfly factors, ``increasing`` their
   F stride orders (layout in :mod:`kmatrix.kernels`); F = 1 is a single butterfly. CPU tensors of float32/float64/complex64/complex128
   run the compiled kernel (:mod:`kmatrix.kernels.cpu`); other devices or dtypes, or a machine
-  without a C++ compiler, run the plain-PyTorch reference inside the op (the place where a GPU
-  kernel will be registered).
+  without a C++ compiler, run the blocked plain-PyTorch path (:mod:`.blocked`) inside the op
+  (the place where a GPU kernel will be registered).
 * ``kmatrix::butterfly_multiply_backward(twiddle, x, grad, increasing)
   -> (grad_twiddle, grad_x)``: reverse mode, torch's complex convention
   (grad_x = Bᴴ grad, grad of each 2×2 block = Σ_batch grad_pair · x_pairᴴ, real part for real
@@ -30,6 +30,7 @@ from torch import Tensor
 from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 from . import cpu
+from .blocked import chain_blocked
 from .reference import butterfly_multiply_reference, butterfly_multiply_reference_backward
 
 __all__ = [
@@ -140,7 +141,7 @@ def butterfly_multiply_op(twiddle: Tensor, x: Tensor, increasing: list[bool]) ->
     check_op_args(twiddle, x, increasing)
     if _use_kernel(twiddle, x):
         return cpu.forward(_plain(twiddle), _plain(x), increasing)
-    return reference_chain(twiddle, x, increasing).clone()
+    return chain_blocked(_plain(twiddle), _plain(x), increasing)
 
 
 @butterfly_multiply_op.register_fake
