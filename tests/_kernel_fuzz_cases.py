@@ -158,13 +158,13 @@ def random_cases(seed: int, count: int):
             if entry == "op":
                 got, ref = (lambda: OP(t, x, incs)), (lambda: reference_chain(t, x, incs))
             elif entry == "op_bwd":
-                got = lambda: OP_BWD(t, x, g, incs)  # noqa: E731
-                ref = lambda: reference_chain_backward(t, x, g, incs)  # noqa: E731
+                got = lambda: OP_BWD(t, x, g, incs)
+                ref = lambda: reference_chain_backward(t, x, g, incs)
             elif entry == "cpu.forward":
                 got, ref = (lambda: cpu.forward(t, x, incs)), (lambda: reference_chain(t, x, incs))
             else:
-                got = lambda: cpu.backward(t, x, g, incs)  # noqa: E731
-                ref = lambda: reference_chain_backward(t, x, g, incs)  # noqa: E731
+                got = lambda: cpu.backward(t, x, g, incs)
+                ref = lambda: reference_chain_backward(t, x, g, incs)
             y = got()
             try:
                 return y, ref()

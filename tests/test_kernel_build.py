@@ -154,7 +154,7 @@ def test_a_library_that_does_not_load_is_remembered(tmp_path, monkeypatch, fresh
         assert not cpu.available()
     assert _calls(counter) == len(cpu._FLAG_SETS)
     # another compiler version is another key: it gets its own try
-    cxx2, counter2 = _fake_compiler(tmp_path, 'echo "not an ELF file" > "$last"', "fake-c++ 2.0")
+    cxx2, _ = _fake_compiler(tmp_path, 'echo "not an ELF file" > "$last"', "fake-c++ 2.0")
     assert {n for _, n in cpu._names(cxx2)}.isdisjoint(n for _, n in cpu._names(cxx))
 
 
@@ -195,14 +195,12 @@ def test_damaged_cached_library_is_rebuilt_in_a_fresh_process(tmp_path, real_lib
     assert _calls(counter) == 1
     (lib,) = (p for p in cache.iterdir() if p.suffix == ".so")
     size = lib.stat().st_size
+    good = Path(real_library).read_bytes()
+    flipped = good[: size // 2] + bytes([good[size // 2] ^ 0xFF]) + good[size // 2 + 1 :]
     damages = {
         "truncated": lambda: os.truncate(lib, size // 3),
         "overwritten": lambda: lib.write_bytes(os.urandom(size)),
-        "one byte flipped": lambda: lib.write_bytes(
-            (lambda b: b[: size // 2] + bytes([b[size // 2] ^ 0xFF]) + b[size // 2 + 1 :])(
-                Path(real_library).read_bytes()
-            )
-        ),
+        "one byte flipped": lambda: lib.write_bytes(flipped),
     }
     for n, (what, damage) in enumerate(damages.items(), start=2):
         damage()
@@ -290,10 +288,8 @@ def test_planted_library_is_never_loaded(how, tmp_path, monkeypatch, real_librar
         assert Path(lib._name).parent.parent == tmp
 
 
-def test_cache_dir_writable_by_others_is_not_used(
-    tmp_path, monkeypatch, real_library, fresh_state
-):
-    cxx, counter = _fake_compiler(tmp_path, f'cp "{real_library}" "$last"')
+def test_cache_dir_writable_by_others_is_not_used(tmp_path, monkeypatch, real_library, fresh_state):
+    cxx, _ = _fake_compiler(tmp_path, f'cp "{real_library}" "$last"')
     monkeypatch.setattr(cpu, "_compiler", lambda: cxx)
     cache = tmp_path / "shared-cache"
     cache.mkdir()

@@ -12,7 +12,8 @@ Trust rules (a shared library is code: loading a foreign or damaged one runs it)
   the current user and not writable by group or others, and every ancestor must be owned by
   the user or root and not group/other-writable unless sticky (like ``/tmp``). Otherwise, or
   if it cannot be created, the build goes to a fresh private ``tempfile.mkdtemp`` directory
-  (unpredictable name, ``0700``) used by this process only — never a fixed shared path;
+  (unpredictable name, ``0700``) used by this process only and removed at exit — never a fixed
+  shared path;
 * the library is compiled to a temporary file, its SHA-256 written beside it
   (``<name>.so.sha256``), both renamed into place under a lock file (atomic; concurrent first
   uses build once). Before ``ctypes.CDLL`` the library must be a regular file owned by the
@@ -39,6 +40,7 @@ with real twiddles, 4× that with complex twiddles; memory traffic: x read once,
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import hashlib
@@ -171,6 +173,7 @@ def _fallback_dir() -> Path:
     global _private_tmp
     if _private_tmp is None or not _private_tmp.is_dir():
         _private_tmp = Path(tempfile.mkdtemp(prefix="kmatrix-"))
+        atexit.register(shutil.rmtree, _private_tmp, True)  # a loaded library stays mapped
     _check_private_dir(_private_tmp)
     return _private_tmp
 
@@ -492,7 +495,7 @@ def _check_call(twiddle, x, increasing, grad=None) -> tuple[torch.Tensor, object
         raise TypeError(f"x: expected dtype {allowed} to match twiddle, got {x.dtype}")
     if x.dim() != 3:
         raise ValueError(f"x: expected shape (batch, stack, N), got {tuple(x.shape)}")
-    B, S, N = x.shape
+    _, S, N = x.shape
     if N < 1 or N & (N - 1):
         raise ValueError(f"x: the last dimension N must be a power of two, got {N}")
     L = N.bit_length() - 1
@@ -513,7 +516,9 @@ def _check_call(twiddle, x, increasing, grad=None) -> tuple[torch.Tensor, object
                 f"increasing: expected a bool or a sequence of bools, got {increasing!r}"
             ) from None
     if len(incs) != F:
-        raise ValueError(f"increasing: expected {F} stride orders (one per factor), got {len(incs)}")
+        raise ValueError(
+            f"increasing: expected {F} stride orders (one per factor), got {len(incs)}"
+        )
     if grad is not None and (grad.shape != x.shape or grad.dtype != x.dtype):
         raise ValueError(
             f"grad: expected shape {tuple(x.shape)} and dtype {x.dtype} (those of x), got "

@@ -75,9 +75,7 @@ def check_op_args(twiddle, x, increasing, grad=None) -> None:
             f"twiddle: expected shape (F, S, L, N/2, 2, 2) with N = 2^L, for x of shape "
             f"{tuple(x.shape)} (batch, S, N): got {tuple(twiddle.shape)}"
         )
-    if not (
-        twiddle.dtype == x.dtype or (x.is_complex() and twiddle.dtype == x.dtype.to_real())
-    ):
+    if not (twiddle.dtype == x.dtype or (x.is_complex() and twiddle.dtype == x.dtype.to_real())):
         raise TypeError(
             f"twiddle: dtype {twiddle.dtype} does not fit x of dtype {x.dtype} (expected "
             f"{x.dtype}{' or ' + str(x.dtype.to_real()) if x.is_complex() else ''}; "
@@ -94,12 +92,13 @@ def check_op_args(twiddle, x, increasing, grad=None) -> None:
             f"increasing: expected {twiddle.shape[0]} stride orders (one per factor), "
             f"got {len(increasing)}"
         )
-    if grad is not None:
-        if grad.shape != x.shape or grad.dtype != x.dtype or grad.device != x.device:
-            raise ValueError(
-                f"grad: expected shape {tuple(x.shape)}, dtype {x.dtype} on {x.device} (those "
-                f"of x), got {tuple(grad.shape)}, {grad.dtype} on {grad.device}"
-            )
+    if grad is not None and (
+        grad.shape != x.shape or grad.dtype != x.dtype or grad.device != x.device
+    ):
+        raise ValueError(
+            f"grad: expected shape {tuple(x.shape)}, dtype {x.dtype} on {x.device} (those "
+            f"of x), got {tuple(grad.shape)}, {grad.dtype} on {grad.device}"
+        )
 
 
 def _use_kernel(twiddle: Tensor, x: Tensor) -> bool:
