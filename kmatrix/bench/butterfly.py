@@ -17,6 +17,11 @@ Measured in one run, float32, torch's default thread count, medians of repeats (
    accumulator per thread, independent of the batch — is outside torch's allocator and printed
    separately), and the bytes autograd saves for the backward.
 
+3. ``KLinear(1024, 1024)`` at batch 1024 on each backend: fused kernel, the blocked plain-PyTorch
+   fallback (``"torch"``: radix-2^5 blocks, one batched matmul each) and the per-stage
+   ``"reference"``; ratios to fused (issue 12 target: fallback ≤ 4× fused, forward and
+   forward+backward).
+
 Targets (issue 3, ratios in the same run, 2 cores): Butterfly forward at (4096, 1024) ≥ 15×
 faster than dense and ≤ 3× rfft; at (1024, 1024) ≥ 5× faster than dense; KMatrix(width=1) at
 (4096, 1024) ≥ 8× faster than dense; KLinear(4096, 4096) forward+backward at batch 1024 ≥ 5×
@@ -143,7 +148,7 @@ def forward_table(sizes, repeats: int, gen: torch.Generator) -> tuple[list, dict
     return [headers, rows], ratios
 
 
-def _layer_case(layer: nn.Module, x: torch.Tensor, repeats: int) -> dict:
+def _layer_case(layer: nn.Module, x: torch.Tensor, repeats: int, memory: bool = True) -> dict:
     """Forward (no grad) and forward+backward medians, peak and saved bytes of one layer."""
     xg = x.clone().requires_grad_(True)
 
@@ -152,12 +157,11 @@ def _layer_case(layer: nn.Module, x: torch.Tensor, repeats: int) -> dict:
 
     with torch.no_grad():
         fwd = median_time(lambda: layer(x), repeats=repeats, min_time=0.05)
-    return {
-        "fwd": fwd,
-        "fb": median_time(step, repeats=repeats, min_time=0.05),
-        "peak": _peak_bytes(step),
-        "saved": _saved_bytes(lambda: layer(xg)),
-    }
+    out = {"fwd": fwd, "fb": median_time(step, repeats=repeats, min_time=0.05)}
+    if memory:
+        out["peak"] = _peak_bytes(step)
+        out["saved"] = _saved_bytes(lambda: layer(xg))
+    return out
 
 
 def klinear_table(sizes, repeats: int, gen: torch.Generator) -> tuple[list, dict]:
@@ -203,7 +207,30 @@ def klinear_table(sizes, repeats: int, gen: torch.Generator) -> tuple[list, dict
     return [headers, rows], ratios
 
 
-def _targets(fw: dict, kl: dict) -> list[str]:
+def fallback_table(n: int, batch: int, repeats: int, gen: torch.Generator) -> tuple[list, dict]:
+    """``KLinear(n, n)`` forward (no grad) and forward+backward on each backend: the fused
+    kernel, the blocked plain-PyTorch fallback (``"torch"``) and the per-stage reference."""
+    _, _, KLinear = _classes()
+    x = torch.randn(batch, n, generator=gen)
+    layer = KLinear(n, n, generator=gen)
+    times = {}
+    for backend in ("fused", "torch", "reference"):
+        previous = set_backend(backend)
+        try:
+            case = _layer_case(layer, x, repeats, memory=False)
+        finally:
+            set_backend(previous)
+        times[backend] = case
+    rows = [
+        [b, t["fwd"] * 1e3, t["fb"] * 1e3, t["fwd"] / times["fused"]["fwd"],
+         t["fb"] / times["fused"]["fb"]]
+        for b, t in times.items()
+    ]  # fmt: skip
+    headers = ["backend", "fwd ms", "f+b ms", "fwd / fused", "f+b / fused"]
+    return [headers, rows], times
+
+
+def _targets(fw: dict, kl: dict, fb: dict | None = None) -> list[str]:
     out = []
 
     def check(label, value, ok):
@@ -240,6 +267,10 @@ def _targets(fw: dict, kl: dict) -> list[str]:
             t["linear_fb"] / t["klinear_fb"],
             t["linear_fb"] >= 5 * t["klinear_fb"],
         )
+    if fb:
+        for key, label in (("fwd", "forward"), ("fb", "forward+backward")):
+            ratio = fb["torch"][key] / fb["fused"][key]
+            check(f"fallback (backend torch) / fused, KLinear {label} <= 4", ratio, ratio <= 4)
     return out  # fmt: skip
 
 
@@ -252,7 +283,13 @@ def main(argv: list[str] | None = None) -> int:
         "--sizes", type=str, nargs="+", default=None,
         help="n:batch pairs (default 1024:1024 4096:1024 4096:64 256:1)",
     )  # fmt: skip
-    p.add_argument("--skip-klinear", action="store_true", help="only the forward table")
+    p.add_argument("--skip-klinear", action="store_true", help="no KLinear vs nn.Linear table")
+    p.add_argument(
+        "--skip-fallback", action="store_true", help="no fused/torch/reference backend table"
+    )
+    p.add_argument(
+        "--fallback-size", type=str, default="1024:1024", help="n:batch of the backend table"
+    )
     args = p.parse_args(argv)
     sizes = (
         SIZES if args.sizes is None else [tuple(int(v) for v in s.split(":")) for s in args.sizes]
@@ -272,8 +309,15 @@ def main(argv: list[str] | None = None) -> int:
         (headers, rows), kl = klinear_table(sizes, args.repeats, gen)
         print("\nKLinear(n, n) vs nn.Linear(n, n): forward (no grad), forward+backward, memory")
         print(format_table(headers, rows))
-    lines = _targets(fw, kl)
+    fb: dict = {}
+    if not args.skip_fallback:
+        n, batch = (int(v) for v in args.fallback_size.split(":"))
+        (headers, rows), fb = fallback_table(n, batch, args.repeats, gen)
+        print(f"\nKLinear({n}, {n}) at batch {batch} on each backend (fused kernel, blocked "
+              "plain-PyTorch fallback 'torch', per-stage 'reference')")  # fmt: skip
+        print(format_table(headers, rows))
+    lines = _targets(fw, kl, fb)
     if lines:
-        print("\nTargets (issue 3; same-run ratios):")
+        print("\nTargets (issues 3 and 12; same-run ratios):")
         print("\n".join(lines))
     return 0

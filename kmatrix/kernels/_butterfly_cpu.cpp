@@ -20,9 +20,15 @@
 // group in registers. Real backward tiles hold 2V rows (two vectors per element) so that the
 // twiddle-gradient products of both are added before the lane reduction (the reduction's
 // shuffles dominate the backward). Twiddle gradients are accumulated per thread, then summed
-// over threads. Extra memory: O(threads * N * V * L/R) + O(threads * |twiddle|), none of it
-// proportional to the batch.
+// over the threads that ran (OpenMP may start fewer than asked). Errors (allocation failure, bad
+// arguments) are returned as codes at the C boundary, never thrown across it.
+// Extra memory: O(threads * N * V * L/R) + O(threads * |twiddle|), none of it proportional to
+// the batch.
 #include <algorithm>
+#include <atomic>
+#include <exception>
+#include <new>
+#include <stdexcept>
 #include <cstdint>
 #include <cstring>
 #include <thread>
@@ -506,27 +512,58 @@ template <class T, bool CPLX, int MV = 1> struct Kern {
     }
   }
 
-  // Tiles [0, ntiles) split into nt contiguous ranges, f(thread, begin, end). With OpenMP this
-  // runs on the OpenMP pool — torch's own when the library resolves to the libgomp torch has
-  // already loaded, so the kernel does not compete with spinning torch workers.
+  // Tiles [0, ntiles) split into contiguous ranges over the threads that actually run,
+  // f(thread, begin, end); returns that team size (<= nt). OpenMP may give fewer threads than
+  // asked (OMP_THREAD_LIMIT, OMP_DYNAMIC, nested regions), so callers size per-thread state by
+  // the returned count, never by nt. With OpenMP this runs on the OpenMP pool — torch's own
+  // when the library resolves to the libgomp torch has already loaded, so the kernel does not
+  // compete with spinning torch workers. An exception thrown by f (std::bad_alloc) must not
+  // leave a parallel region (that is std::terminate): each thread catches it, the first one is
+  // kept and rethrown here, after the region, for the C boundary to turn into an error code.
   template <class F>
-  static void parallel_tiles(i64 ntiles, int nt, F f) {
+  static int parallel_tiles(i64 ntiles, int nt, F f) {
     if (nt <= 1) {
       f(0, 0, ntiles);
-      return;
+      return 1;
     }
+    std::exception_ptr err = nullptr;
+    std::atomic<int> failed{0};
+    int team = 1;
 #ifdef _OPENMP
 #pragma omp parallel num_threads(nt)
     {
       const int t = omp_get_thread_num(), n = omp_get_num_threads();
-      f(t, ntiles * t / n, ntiles * (t + 1) / n);
+      if (t == 0) team = n;
+      try {
+        if (t < nt) f(t, ntiles * t / n, ntiles * (t + 1) / n);
+      } catch (...) {
+        if (failed.exchange(1) == 0) err = std::current_exception();
+      }
     }
 #else
     std::vector<std::thread> th;
-    for (int t = 1; t < nt; ++t) th.emplace_back([=] { f(t, ntiles * t / nt, ntiles * (t + 1) / nt); });
-    f(0, 0, ntiles / nt);
+    try {
+      for (int t = 1; t < nt; ++t)
+        th.emplace_back([=, &err, &failed] {
+          try {
+            f(t, ntiles * t / nt, ntiles * (t + 1) / nt);
+          } catch (...) {
+            if (failed.exchange(1) == 0) err = std::current_exception();
+          }
+        });
+    } catch (...) {  // could not start a thread: the started ones still cover their ranges
+      if (failed.exchange(1) == 0) err = std::current_exception();
+    }
+    try {
+      f(0, 0, ntiles / nt);
+    } catch (...) {
+      if (failed.exchange(1) == 0) err = std::current_exception();
+    }
     for (auto& x : th) x.join();
+    team = nt;
 #endif
+    if (err) std::rethrow_exception(err);
+    return team;
   }
 
   // Threads: at most one per tile and one per ~2^16 butterfly pair-rows of work, so that
@@ -578,6 +615,8 @@ template <class T, bool CPLX, int MV = 1> struct Kern {
     const i64 twsize = F * fsize;
     const i64 ntiles = tps * S;
     const int nt = num_threads(nthreads, ntiles, N, L * F);
+    // One accumulator slot per requested thread; a slot is filled only by a thread that ran,
+    // and the sum below covers exactly the filled slots (the team may be smaller than nt).
     std::vector<std::vector<T>> acc(nt);
     parallel_tiles(ntiles, nt, [&](int tid, i64 t0, i64 t1) {
       std::vector<T>& a = acc[tid];
@@ -617,28 +656,74 @@ template <class T, bool CPLX, int MV = 1> struct Kern {
         scatter(G.data(), gx, gxs, r0, nv, s, N);
       }
     });
-    std::memcpy(gtw, acc[0].data(), sizeof(T) * twsize);
-    for (int t = 1; t < nt; ++t)
-      for (i64 i = 0; i < twsize; ++i) gtw[i] += acc[t][i];
+    std::memset(gtw, 0, sizeof(T) * twsize);
+    for (int t = 0; t < nt; ++t) {
+      if (i64(acc[t].size()) != twsize) continue;  // this slot's thread did not run
+      const T* at = acc[t].data();
+      for (i64 i = 0; i < twsize; ++i) gtw[i] += at[i];
+    }
   }
 };
 
+// C boundary. Every entry returns 0 on success, else an error code (the Python wrapper raises):
+//   1 KMX_ENOMEM   an allocation failed (std::bad_alloc), in the calling or a worker thread
+//   2 KMX_EINVAL   an argument is out of range (null pointer, L outside [0, 40], F < 0, ...)
+//   3 KMX_EFAIL    any other C++ exception
+// No exception crosses this boundary. The Python side (cpu.py) checks dtypes, shapes, devices
+// and strides before calling; the checks here are the last line for callers that bypass it.
+enum { KMX_OK = 0, KMX_ENOMEM = 1, KMX_EINVAL = 2, KMX_EFAIL = 3 };
+
+static int check_args(const void* tw, const void* x, const void* y, i64 rows, i64 S, int L, int F,
+                      const int* inc, const i64* xst, const i64* yst) {
+  if (rows < 0 || S < 0 || L < 0 || L > 40 || F < 0) return KMX_EINVAL;
+  if (rows == 0 || S == 0 || F == 0) return KMX_OK;
+  if (!tw || !x || !y || !inc || !xst || !yst) return KMX_EINVAL;
+  for (const i64* st : {xst, yst}) {
+    if (st[0] < 0 || st[1] < 0 || st[2] < 0 || st[3] < 0 || (st[4] != 1 && st[4] != 2))
+      return KMX_EINVAL;
+  }
+  return KMX_OK;
+}
+
+template <class G> static int guarded(G g) {
+  try {
+    g();
+    return KMX_OK;
+  } catch (const std::bad_alloc&) {
+    return KMX_ENOMEM;
+  } catch (const std::length_error&) {
+    return KMX_ENOMEM;
+  } catch (...) {
+    return KMX_EFAIL;
+  }
+}
+
 #define KMX_EXPORT(NAME, T, CPLX, MVF, MVB)                                                       \
-  extern "C" void kmx_fwd_##NAME(const T* tw, const T* x, T* y, i64 rows, i64 S, int L, int F,      \
-                                 const int* inc, const i64* xst, const i64* yst, int nthreads) {    \
+  extern "C" int kmx_fwd_##NAME(const T* tw, const T* x, T* y, i64 rows, i64 S, int L, int F,       \
+                                const int* inc, const i64* xst, const i64* yst, int nthreads) {     \
     typedef Kern<T, CPLX, MVF> K;                                                                   \
-    typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                                 \
-    typename K::Strides ys{yst[0], yst[1], yst[2], yst[3], yst[4]};                                 \
-    K::forward(tw, x, y, rows, S, L, F, inc, xs, ys, nthreads);                                     \
+    const int bad = check_args(tw, x, y, rows, S, L, F, inc, xst, yst);                            \
+    if (bad || rows == 0 || S == 0 || F == 0) return bad;                                           \
+    return guarded([&] {                                                                            \
+      typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                               \
+      typename K::Strides ys{yst[0], yst[1], yst[2], yst[3], yst[4]};                               \
+      K::forward(tw, x, y, rows, S, L, F, inc, xs, ys, nthreads);                                   \
+    });                                                                                             \
   }                                                                                                 \
-  extern "C" void kmx_bwd_##NAME(const T* tw, const T* x, const T* gy, T* gx, T* gtw, i64 rows,     \
-                                 i64 S, int L, int F, const int* inc, const i64* xst,               \
-                                 const i64* gyst, const i64* gxst, int nthreads) {                  \
+  extern "C" int kmx_bwd_##NAME(const T* tw, const T* x, const T* gy, T* gx, T* gtw, i64 rows,      \
+                                i64 S, int L, int F, const int* inc, const i64* xst,                \
+                                const i64* gyst, const i64* gxst, int nthreads) {                   \
     typedef Kern<T, CPLX, MVB> K;                                                                   \
-    typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                                 \
-    typename K::Strides gys{gyst[0], gyst[1], gyst[2], gyst[3], gyst[4]};                           \
-    typename K::Strides gxs{gxst[0], gxst[1], gxst[2], gxst[3], gxst[4]};                           \
-    K::backward(tw, x, gy, gx, gtw, rows, S, L, F, inc, xs, gys, gxs, nthreads);                    \
+    int bad = check_args(tw, x, gy, rows, S, L, F, inc, xst, gyst);                                \
+    if (!bad) bad = check_args(tw, x, gx, rows, S, L, F, inc, xst, gxst);                          \
+    if (!bad && rows > 0 && S > 0 && F > 0 && !gtw) bad = KMX_EINVAL;                              \
+    if (bad || rows == 0 || S == 0 || F == 0) return bad;                                           \
+    return guarded([&] {                                                                            \
+      typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                               \
+      typename K::Strides gys{gyst[0], gyst[1], gyst[2], gyst[3], gyst[4]};                         \
+      typename K::Strides gxs{gxst[0], gxst[1], gxst[2], gxst[3], gxst[4]};                         \
+      K::backward(tw, x, gy, gx, gtw, rows, S, L, F, inc, xs, gys, gxs, nthreads);                  \
+    });                                                                                             \
   }
 
 KMX_EXPORT(f32, float, false, KMX_MV_F, KMX_MV_B)
@@ -646,4 +731,4 @@ KMX_EXPORT(f64, double, false, KMX_MV_F, KMX_MV_B)
 KMX_EXPORT(c64, float, true, 1, 1)
 KMX_EXPORT(c128, double, true, 1, 1)
 
-extern "C" int kmx_abi_version() { return 2; }
+extern "C" int kmx_abi_version() { return 3; }

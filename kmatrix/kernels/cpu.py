@@ -1,31 +1,53 @@
 """The fused CPU butterfly kernel (``_butterfly_cpu.cpp``): build at first use, call via ctypes.
 
-The C++ source is compiled once per machine with the system C++ compiler (``$CXX``, else
-``g++``/``c++``/``clang++``; ``-O3 -march=native``) into a cache directory
+Build and cache. The C++ source is compiled once per machine with the system C++ compiler
+(``$CXX``, else ``g++``/``c++``/``clang++``; ``-O3 -march=native``) into a cache directory
 (``$KMATRIX_CACHE_DIR``, else ``$XDG_CACHE_HOME/kmatrix`` or ``~/.cache/kmatrix``), keyed by a
-hash of the source, the flags, the compiler and the CPU, so a fresh checkout pays a few seconds
-once and later processes load the library directly. The directory is created if missing (a
-per-user temporary directory is used if it cannot be written); the library is compiled to a
-temporary file and renamed into place under a lock file, so concurrent first uses (threads or
-processes) build it once and never load a partial file. It has a plain C ABI (no torch headers,
-hence the fast build). If no compiler works, :func:`available` is False and the dispatcher
-falls back to the plain-PyTorch reference (one warning).
+hash of the source, the flags, the compiler's path *and its ``--version`` text*, the CPU and the
+ABI, so a fresh checkout pays a few seconds once and later processes load the library directly.
 
-Tensors are passed as data pointers with strides in scalars; ctypes releases the GIL during
-the call and the kernel runs ``torch.get_num_threads()`` threads over tiles of batch rows.
-Complexity: 3·N·log2 N real flops per row and stack index with real twiddles, 4× that with
-complex twiddles; memory traffic: x read once, y written once (the stages are fused on a
-cache-resident tile).
+Trust rules (a shared library is code: loading a foreign or damaged one runs it):
+
+* the cache directory is created ``0700``; before anything in it is used, it must be owned by
+  the current user and not writable by group or others, and every ancestor must be owned by
+  the user or root and not group/other-writable unless sticky (like ``/tmp``). Otherwise, or
+  if it cannot be created, the build goes to a fresh private ``tempfile.mkdtemp`` directory
+  (unpredictable name, ``0700``) used by this process only and removed at exit — never a fixed
+  shared path;
+* the library is compiled to a temporary file, its SHA-256 written beside it
+  (``<name>.so.sha256``), both renamed into place under a lock file (atomic; concurrent first
+  uses build once). Before ``ctypes.CDLL`` the library must be a regular file owned by the
+  user, not group/other-writable, and match its checksum; a truncated, overwritten or foreign
+  library is deleted and rebuilt, never loaded;
+* a compiler that fails (rejects the flags, is a C compiler, produces a library that does not
+  load) leaves a marker ``<name>.failed`` holding its error: later processes skip that build at
+  once (one warning, then the plain-PyTorch reference) instead of compiling again. Delete the
+  marker (or change ``$CXX``) to retry. No partial file is left behind.
+
+If no compiler works, :func:`available` is False and the dispatcher falls back to the
+plain-PyTorch reference (one warning). The library has a plain C ABI (no torch headers, hence the
+fast build).
+
+Calls. Tensors are passed as data pointers with strides in scalars; every call checks dtype,
+device, shape, stride and conjugation of its arguments first (:func:`forward`,
+:func:`backward` raise TypeError/ValueError naming the argument), and the C functions return
+an error code (allocation failure -> MemoryError) instead of throwing. ctypes releases the GIL
+during the call and the kernel runs ``torch.get_num_threads()`` threads over tiles of batch rows
+(or fewer, when OpenMP grants fewer). Complexity: 3·N·log2 N real flops per row and stack index
+with real twiddles, 4× that with complex twiddles; memory traffic: x read once, y written once
+(the stages are fused on a cache-resident tile).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import ctypes
 import hashlib
 import os
 import platform
 import shutil
+import stat
 import subprocess
 import tempfile
 import threading
@@ -45,11 +67,13 @@ _FLAG_SETS = (
     ["-march=native", *_FLAGS_BASE],
     _FLAGS_BASE,
 )
-_ABI = 2
+_ABI = 3
+_COMPILE_TIMEOUT_S = 600
 
 _lock = threading.Lock()
 _lib: ctypes.CDLL | None = None
 _failed: str | None = None
+_private_tmp: Path | None = None  # this process's mkdtemp fallback, created on first need
 
 _I64P = ctypes.POINTER(ctypes.c_int64)
 _INTP = ctypes.POINTER(ctypes.c_int)
@@ -59,6 +83,7 @@ _SUFFIX = {
     torch.complex64: "c64",
     torch.complex128: "c128",
 }
+_REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
 
 
 def _cache_dir() -> Path:
@@ -76,6 +101,18 @@ def _compiler() -> str | None:
     return None
 
 
+def _compiler_version(cxx: str) -> str:
+    """The compiler's ``--version`` text (part of the cache key: an upgraded compiler rebuilds,
+    and a failed build is remembered per compiler version)."""
+    try:
+        proc = subprocess.run(
+            [cxx, "--version"], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return f"unknown ({type(exc).__name__})"
+    return f"{proc.returncode}:{proc.stdout.strip()[:2000]}"
+
+
 def _cpu_signature() -> str:
     sig = platform.machine() + platform.processor()
     try:
@@ -89,7 +126,74 @@ def _cpu_signature() -> str:
 
 
 class _CompileError(RuntimeError):
-    """The compiler ran and rejected these flags (try the next flag set)."""
+    """The compiler ran and failed with these flags (try the next flag set)."""
+
+
+class _Untrusted(OSError):
+    """A cache directory or file that another user could have written."""
+
+
+def _uid() -> int | None:
+    return os.getuid() if hasattr(os, "getuid") else None
+
+
+def _check_owned(path: Path, st: os.stat_result, what: str) -> None:
+    uid = _uid()
+    if uid is None:  # pragma: no cover - non-POSIX: no ownership model to check
+        return
+    if st.st_uid != uid:
+        raise _Untrusted(f"{what} {path} is owned by uid {st.st_uid}, not by this user ({uid})")
+    if st.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise _Untrusted(
+            f"{what} {path} is writable by group or others (mode {stat.S_IMODE(st.st_mode):o})"
+        )
+
+
+def _check_private_dir(path: Path) -> None:
+    """Raise :class:`_Untrusted` unless ``path`` (resolved) is a directory owned by this user,
+    not group/other-writable, under ancestors that only this user or root can modify."""
+    uid = _uid()
+    if uid is None:  # pragma: no cover - non-POSIX
+        return
+    real = Path(os.path.realpath(path))
+    st = os.stat(real)
+    if not stat.S_ISDIR(st.st_mode):
+        raise _Untrusted(f"cache directory {real} is not a directory")
+    _check_owned(real, st, "cache directory")
+    for parent in real.parents:
+        pst = os.stat(parent)
+        if pst.st_uid not in (uid, 0):
+            raise _Untrusted(f"{parent} (above the cache directory) is owned by uid {pst.st_uid}")
+        if pst.st_mode & (stat.S_IWGRP | stat.S_IWOTH) and not pst.st_mode & stat.S_ISVTX:
+            raise _Untrusted(f"{parent} (above the cache directory) is writable by others")
+
+
+def _fallback_dir() -> Path:
+    """This process's private build directory: ``tempfile.mkdtemp`` (random name, mode 0700)."""
+    global _private_tmp
+    if _private_tmp is None or not _private_tmp.is_dir():
+        _private_tmp = Path(tempfile.mkdtemp(prefix="kmatrix-"))
+        atexit.register(shutil.rmtree, _private_tmp, True)  # a loaded library stays mapped
+    _check_private_dir(_private_tmp)
+    return _private_tmp
+
+
+def _build_dir(errors: list[str]) -> Path:
+    """The cache directory (created 0700) if it is private, else the mkdtemp fallback."""
+    directory = _cache_dir()
+    try:
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        _check_private_dir(directory)
+        return directory
+    except OSError as exc:  # not creatable, not writable, or not private (_Untrusted)
+        errors.append(f"{directory}: {exc}")
+        warnings.warn(
+            f"kmatrix: not using the kernel cache {directory} ({exc}); building in a private "
+            "temporary directory for this process",
+            RuntimeWarning,
+            stacklevel=4,
+        )
+        return _fallback_dir()
 
 
 @contextlib.contextmanager
@@ -102,83 +206,163 @@ def _file_lock(path: Path):
     except ImportError:  # pragma: no cover - non-POSIX
         yield
         return
-    with open(path, "a") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0), 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
-def _compile_into(directory: Path, name: str, cxx: str, flags: list[str]) -> Path:
-    """``directory/name`` built from the source unless already there. Creates ``directory``;
-    compiles to a private temporary file, then renames it into place (atomic: a concurrent
-    reader never sees a partial library), all under a lock file so a concurrent builder waits
-    instead of compiling again. Raises OSError if ``directory`` is unusable, _CompileError if
-    the compiler rejects ``flags``."""
-    out = directory / name
-    if out.exists():
-        return out
-    directory.mkdir(parents=True, exist_ok=True)
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _verified(lib: Path) -> str | None:
+    """None when ``lib`` may be loaded, else why not: it and its checksum file must be regular
+    files (not links) owned by this user, not group/other-writable, and the library's SHA-256
+    must equal the recorded one."""
+    sumfile = lib.with_name(lib.name + ".sha256")
+    try:
+        for path, what in ((lib, "library"), (sumfile, "checksum file")):
+            st = os.lstat(path)
+            if not stat.S_ISREG(st.st_mode):
+                return f"{what} {path} is not a regular file"
+            _check_owned(path, st, what)
+        recorded = sumfile.read_text().strip()
+        actual = _sha256(lib)
+    except OSError as exc:
+        return str(exc)
+    if recorded != actual:
+        return f"{lib} does not match its recorded SHA-256 (damaged or replaced)"
+    return None
+
+
+def _remove(*paths: Path) -> None:
+    for path in paths:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    finally:
+        _remove(Path(tmp))
+
+
+def _open_checked(lib: Path) -> ctypes.CDLL:
+    """``ctypes.CDLL(lib)`` after :func:`_verified`; OSError when it is not loadable."""
+    reason = _verified(lib)
+    if reason is not None:
+        raise _Untrusted(reason)
+    handle = ctypes.CDLL(str(lib))
+    version = handle.kmx_abi_version()
+    if version != _ABI:
+        raise OSError(f"{lib}: ABI version {version}, expected {_ABI}")
+    return handle
+
+
+def _obtain(directory: Path, name: str, cxx: str, flags: list[str]) -> ctypes.CDLL:
+    """The library ``directory/name.so``: loaded if present and verified, else (missing,
+    damaged, foreign) built from the source and loaded. Raises _CompileError when this
+    compiler/flags combination fails (now or, per its marker, in an earlier process), OSError
+    when the directory is unusable."""
+    lib = directory / (name + ".so")
+    sumfile = lib.with_name(lib.name + ".sha256")
+    marker = directory / (name + ".failed")
     with _file_lock(directory / (name + ".lock")):
-        if out.exists():  # built by another process while we waited
-            return out
-        fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".tmp", dir=directory)
+        with contextlib.suppress(FileNotFoundError):
+            st = os.lstat(marker)
+            if stat.S_ISREG(st.st_mode):
+                with contextlib.suppress(_Untrusted):
+                    _check_owned(marker, st, "marker")
+                    raise _CompileError(
+                        f"{' '.join(flags)}: failed in an earlier process (delete {marker} to "
+                        f"retry): {marker.read_text()[-2000:]}"
+                    )
+            _remove(marker)  # not ours or not a file: ignore and rebuild
+        if os.path.lexists(lib) or os.path.lexists(sumfile):
+            try:
+                return _open_checked(lib)
+            except OSError as exc:  # damaged, foreign, stale: never load it, rebuild
+                warnings.warn(
+                    f"kmatrix: rebuilding the cached butterfly kernel ({exc})",
+                    RuntimeWarning,
+                    stacklevel=5,
+                )
+                _remove(lib, sumfile)
+        fd, tmp = tempfile.mkstemp(prefix=name + ".", suffix=".so.tmp", dir=directory)
         os.close(fd)
         try:
-            proc = subprocess.run(
-                [cxx, *flags, str(_SRC), "-o", tmp], capture_output=True, text=True, check=False
-            )
+            try:
+                proc = subprocess.run(
+                    [cxx, *flags, str(_SRC), "-o", tmp],
+                    capture_output=True,
+                    text=True,
+                    check=False,
+                    timeout=_COMPILE_TIMEOUT_S,
+                )
+            except subprocess.TimeoutExpired as exc:  # not remembered: may be a slow machine
+                raise _CompileError(f"{' '.join(flags)}: timed out after {exc.timeout} s") from exc
+            failure = None
             if proc.returncode != 0:
-                detail = proc.stderr.strip()[-2000:] or f"exit status {proc.returncode}"
-                raise _CompileError(f"{' '.join(flags)}: {detail}")
-            os.chmod(tmp, 0o755)
-            os.replace(tmp, out)
+                failure = proc.stderr.strip()[-2000:] or f"exit status {proc.returncode}"
+            else:
+                os.chmod(tmp, 0o700)
+                _write_atomic(sumfile, _sha256(Path(tmp)) + "\n")
+                os.replace(tmp, lib)
+                try:
+                    return _open_checked(lib)
+                except OSError as exc:  # built but not loadable (e.g. $CXX is a C compiler)
+                    _remove(lib, sumfile)
+                    failure = f"the built library does not load: {exc}"
+            _write_atomic(marker, failure)
+            raise _CompileError(f"{' '.join(flags)}: {failure}")
         finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+            _remove(Path(tmp))
+
+
+def _names(cxx: str) -> list[tuple[list[str], str]]:
+    """(flags, file stem) of each build to try, the stem a hash of the source, the compiler's
+    path and ``--version``, the flags, the CPU and the ABI version."""
+    identity = " ".join([cxx, _compiler_version(cxx), _cpu_signature(), f"abi{_ABI}"])
+    src = _SRC.read_bytes()
+    out = []
+    for flags in _FLAG_SETS:
+        key = hashlib.sha256(src + " ".join([identity, *flags]).encode()).hexdigest()
+        out.append((flags, f"butterfly_cpu_{key[:16]}"))
     return out
-
-
-def _build_dirs() -> list[Path]:
-    """Where to build: the cache directory, else (unwritable) a per-user temporary one."""
-    user = os.getuid() if hasattr(os, "getuid") else "user"
-    return [_cache_dir(), Path(tempfile.gettempdir()) / f"kmatrix-{user}"]
 
 
 def _build() -> ctypes.CDLL:
     cxx = _compiler()
     if cxx is None:
         raise RuntimeError("no C++ compiler found (set $CXX or install g++)")
-    src = _SRC.read_bytes()
-    errors = []
-    for flags in _FLAG_SETS:
-        key = hashlib.sha256(src + " ".join([cxx, *flags, _cpu_signature()]).encode()).hexdigest()
-        name = f"butterfly_cpu_{key[:16]}.so"
-        for directory in _build_dirs():
+    errors: list[str] = []
+    directory = _build_dir(errors)
+    for flags, name in _names(cxx):
+        while True:
             try:
-                out = _compile_into(directory, name, cxx, flags)
+                return _obtain(directory, name, cxx, flags)
             except _CompileError as exc:
                 errors.append(str(exc))
-                break  # these flags fail here; other directories would fail alike
-            except OSError as exc:  # directory not creatable / writable: try the next one
+                break  # these flags fail with this compiler; try the next set
+            except OSError as exc:  # directory unusable (full disk, removed): private fallback
                 errors.append(f"{directory}: {exc}")
-                continue
-            try:
-                lib = ctypes.CDLL(str(out))
-            except OSError as exc:  # e.g. a damaged cached file: drop it, build again once
-                errors.append(f"{out}: {exc}")
-                with contextlib.suppress(OSError):
-                    os.unlink(out)
-                try:
-                    lib = ctypes.CDLL(str(_compile_into(directory, name, cxx, flags)))
-                except (OSError, _CompileError) as exc2:
-                    errors.append(f"{out}: {exc2}")
-                    continue
-            if lib.kmx_abi_version() != _ABI:  # pragma: no cover - stale cache guard
-                errors.append(f"ABI mismatch in {out}")
-                continue
-            return lib
+                if directory == _private_tmp:
+                    raise RuntimeError("\n".join(errors)) from exc
+                directory = _fallback_dir()
     raise RuntimeError("could not compile the fused butterfly kernel:\n" + "\n".join(errors))
 
 
@@ -194,25 +378,11 @@ def _load() -> ctypes.CDLL | None:
                 for sfx in _SUFFIX.values():
                     f = getattr(lib, f"kmx_fwd_{sfx}")
                     f.argtypes = [vp, vp, vp, i64, i64, ci, ci, _INTP, _I64P, _I64P, ci]
-                    f.restype = None
+                    f.restype = ci
                     b = getattr(lib, f"kmx_bwd_{sfx}")
-                    b.argtypes = [
-                        vp,
-                        vp,
-                        vp,
-                        vp,
-                        vp,
-                        i64,
-                        i64,
-                        ci,
-                        ci,
-                        _INTP,
-                        _I64P,
-                        _I64P,
-                        _I64P,
-                        ci,
-                    ]
-                    b.restype = None
+                    b.argtypes = [vp, vp, vp, vp, vp, i64, i64, ci, ci, _INTP, _I64P, _I64P,
+                                  _I64P, ci]  # fmt: skip
+                    b.restype = ci
                 _lib = lib
             except (OSError, RuntimeError, AttributeError) as exc:  # no compiler / failed build
                 _failed = str(exc)
@@ -289,12 +459,73 @@ def _arr(v: list[int]):
     return (ctypes.c_int64 * 5)(*v)
 
 
-def _factors(twiddle: torch.Tensor, increasing) -> tuple[torch.Tensor, object]:
-    """(F, S, L, N/2, 2, 2) contiguous twiddles and the ctypes int array of F stride orders."""
+_ERRORS = {
+    1: (MemoryError, "the fused butterfly kernel could not allocate its working memory"),
+    2: (ValueError, "the fused butterfly kernel rejected its arguments"),
+    3: (RuntimeError, "the fused butterfly kernel failed"),
+}
+
+
+def _raise_on(code: int, what: str) -> None:
+    if code:
+        exc, msg = _ERRORS.get(code, (RuntimeError, f"unknown error code {code}"))
+        raise exc(f"kmatrix: {msg} ({what}, error code {code})")
+
+
+def _check_call(twiddle, x, increasing, grad=None) -> tuple[torch.Tensor, object]:
+    """Validate the arguments of a kernel call (the compiled code reads raw memory: a wrong
+    dtype, shape or device would read or write out of bounds). Returns the contiguous
+    (F, S, L, N/2, 2, 2) twiddle and the ctypes array of the F stride orders."""
+    args = [("twiddle", twiddle), ("x", x)] + ([("grad", grad)] if grad is not None else [])
+    for name, t in args:
+        if not isinstance(t, torch.Tensor):
+            raise TypeError(f"{name}: expected a torch.Tensor, got {type(t).__name__}")
+        if t.device.type != "cpu" or t.layout != torch.strided:
+            raise ValueError(
+                f"{name}: the CPU kernel needs a dense CPU tensor, got {t.layout} on {t.device}"
+            )
+    if twiddle.dtype not in _SUFFIX:
+        raise TypeError(
+            f"twiddle: expected dtype float32, float64, complex64 or complex128, got {twiddle.dtype}"
+        )
+    if not (x.dtype == twiddle.dtype or (x.is_complex() and _REAL.get(x.dtype) == twiddle.dtype)):
+        allowed = str(twiddle.dtype)
+        if not twiddle.is_complex():
+            allowed += f" (or {twiddle.dtype.to_complex()} with real twiddles)"
+        raise TypeError(f"x: expected dtype {allowed} to match twiddle, got {x.dtype}")
+    if x.dim() != 3:
+        raise ValueError(f"x: expected shape (batch, stack, N), got {tuple(x.shape)}")
+    _, S, N = x.shape
+    if N < 1 or N & (N - 1):
+        raise ValueError(f"x: the last dimension N must be a power of two, got {N}")
+    L = N.bit_length() - 1
     tw = twiddle if twiddle.dim() == 6 else twiddle.unsqueeze(0)
-    incs = [bool(increasing)] * tw.shape[0] if isinstance(increasing, bool) else list(increasing)
-    assert len(incs) == tw.shape[0]
-    return tw.contiguous(), (ctypes.c_int * max(1, len(incs)))(*map(int, incs))
+    if tw.dim() != 6 or tuple(tw.shape[1:]) != (S, L, N // 2, 2, 2):
+        raise ValueError(
+            f"twiddle: expected shape (S, L, N/2, 2, 2) = {(S, L, N // 2, 2, 2)} or (F, ...) of it "
+            f"for x of shape {tuple(x.shape)}, got {tuple(twiddle.shape)}"
+        )
+    F = tw.shape[0]
+    if isinstance(increasing, (bool, int)):
+        incs = [bool(increasing)] * F
+    else:
+        try:
+            incs = [bool(v) for v in increasing]
+        except TypeError:
+            raise TypeError(
+                f"increasing: expected a bool or a sequence of bools, got {increasing!r}"
+            ) from None
+    if len(incs) != F:
+        raise ValueError(
+            f"increasing: expected {F} stride orders (one per factor), got {len(incs)}"
+        )
+    if grad is not None and (grad.shape != x.shape or grad.dtype != x.dtype):
+        raise ValueError(
+            f"grad: expected shape {tuple(x.shape)} and dtype {x.dtype} (those of x), got "
+            f"{tuple(grad.shape)} and {grad.dtype}"
+        )
+    tw = tw.resolve_conj().resolve_neg().contiguous()
+    return tw, (ctypes.c_int * max(1, F))(*map(int, incs))
 
 
 def forward(twiddle: torch.Tensor, x: torch.Tensor, increasing) -> torch.Tensor:
@@ -302,10 +533,14 @@ def forward(twiddle: torch.Tensor, x: torch.Tensor, increasing) -> torch.Tensor:
 
     twiddle (S, L, N/2, 2, 2) with ``increasing`` a bool, or (F, S, L, N/2, 2, 2) with
     ``increasing`` a sequence of F bools (one stride order per factor); x (B, S, N) with
-    x.dtype == twiddle.dtype or complex x with real twiddle of the same precision."""
+    x.dtype == twiddle.dtype or complex x with real twiddle of the same precision. Arguments
+    are checked (TypeError/ValueError naming the argument); MemoryError if the kernel cannot
+    allocate its per-thread tiles."""
     lib = _load()
-    assert lib is not None
-    tw, incs = _factors(twiddle, increasing)
+    if lib is None:
+        raise RuntimeError(f"kmatrix: the fused butterfly kernel is unavailable ({_failed})")
+    tw, incs = _check_call(twiddle, x, increasing)
+    x = x.resolve_conj().resolve_neg()
     F = tw.shape[0]
     B, S, N = x.shape
     L = tw.shape[2]
@@ -319,8 +554,9 @@ def forward(twiddle: torch.Tensor, x: torch.Tensor, increasing) -> torch.Tensor:
     _, crow, xst = _row_view(x, kc)
     _, _, yst = _row_view(y, kc)
     fn = getattr(lib, "kmx_fwd_" + _SUFFIX[tw.dtype])
-    fn(tw.data_ptr(), x.data_ptr(), y.data_ptr(), B * crow, S, L, F, incs, _arr(xst), _arr(yst),
-       torch.get_num_threads())  # fmt: skip
+    code = fn(tw.data_ptr(), x.data_ptr(), y.data_ptr(), B * crow, S, L, F, incs, _arr(xst),
+              _arr(yst), torch.get_num_threads())  # fmt: skip
+    _raise_on(code, f"forward, x of shape {tuple(x.shape)}")
     return y
 
 
@@ -332,8 +568,11 @@ def backward(
     Σ_batch grad·xᴴ per 2×2 block at its stage; real twiddles get the real part). Recomputes
     the activations tile by tile: extra memory independent of the batch (no log2 N copies)."""
     lib = _load()
-    assert lib is not None
-    tw, incs = _factors(twiddle, increasing)
+    if lib is None:
+        raise RuntimeError(f"kmatrix: the fused butterfly kernel is unavailable ({_failed})")
+    tw, incs = _check_call(twiddle, x, increasing, grad)
+    x = x.resolve_conj().resolve_neg()
+    grad = grad.resolve_conj().resolve_neg()
     F = tw.shape[0]
     B, S, N = x.shape
     L = tw.shape[2]
@@ -351,6 +590,7 @@ def backward(
     _, _, gyst = _row_view(grad, kc)
     _, _, gxst = _row_view(gx, kc)
     fn = getattr(lib, "kmx_bwd_" + _SUFFIX[tw.dtype])
-    fn(tw.data_ptr(), x.data_ptr(), grad.data_ptr(), gx.data_ptr(), gtw.data_ptr(), B * crow, S, L,
-       F, incs, _arr(xst), _arr(gyst), _arr(gxst), torch.get_num_threads())  # fmt: skip
+    code = fn(tw.data_ptr(), x.data_ptr(), grad.data_ptr(), gx.data_ptr(), gtw.data_ptr(), B * crow,
+              S, L, F, incs, _arr(xst), _arr(gyst), _arr(gxst), torch.get_num_threads())  # fmt: skip
+    _raise_on(code, f"backward, x of shape {tuple(x.shape)}")
     return gtw, gx

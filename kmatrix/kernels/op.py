@@ -4,8 +4,8 @@
   stack index: ``twiddle`` (F, S, L, N/2, 2, 2) holds F butterfly factors, ``increasing`` their
   F stride orders (layout in :mod:`kmatrix.kernels`); F = 1 is a single butterfly. CPU tensors of float32/float64/complex64/complex128
   run the compiled kernel (:mod:`kmatrix.kernels.cpu`); other devices or dtypes, or a machine
-  without a C++ compiler, run the plain-PyTorch reference inside the op (the place where a GPU
-  kernel will be registered).
+  without a C++ compiler, run the blocked plain-PyTorch path (:mod:`.blocked`) inside the op
+  (the place where a GPU kernel will be registered).
 * ``kmatrix::butterfly_multiply_backward(twiddle, x, grad, increasing)
   -> (grad_twiddle, grad_x)``: reverse mode, torch's complex convention
   (grad_x = Bᴴ grad, grad of each 2×2 block = Σ_batch grad_pair · x_pairᴴ, real part for real
@@ -14,9 +14,13 @@
 
 Both ops have fake (meta) implementations, so torch.compile / export trace through them, and
 vmap rules (a vmapped x folds into the batch, a vmapped twiddle into the stack dimension).
-The op expects already-validated, already-promoted arguments (x.dtype is the promoted dtype;
-twiddle has x's dtype or, for complex x, its real counterpart): call it through
-:func:`kmatrix.kernels.butterfly_multiply`.
+The ops are public (``torch.ops.kmatrix.*``) and trust nothing: every call (real and fake
+implementation) checks its arguments with :func:`check_op_args` — tensors, twiddle shape
+(F, S, L, N/2, 2, 2) against x (B, S, N) with N = 2^L, F stride orders, twiddle dtype equal to
+x's or, for complex x, its real counterpart (no promotion here: call
+:func:`kmatrix.kernels.butterfly_multiply` for that), grad of x's shape and dtype, one device —
+and raises TypeError/ValueError naming the argument. Non-contiguous or conjugated-view
+arguments are accepted (the kernel reads strides; lazy views are materialised).
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from torch import Tensor
 from torch.utils._python_dispatch import _get_current_dispatch_mode
 
 from . import cpu
+from .blocked import chain_blocked
 from .reference import butterfly_multiply_reference, butterfly_multiply_reference_backward
 
 __all__ = [
@@ -33,6 +38,7 @@ __all__ = [
     "EagerButterflyMultiply",
     "butterfly_multiply_backward_op",
     "butterfly_multiply_op",
+    "check_op_args",
     "eager_fast_path_ok",
 ]
 
@@ -42,6 +48,57 @@ _KERNEL_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex12
 def _plain(t: Tensor) -> Tensor:
     """Materialise lazy conjugate/negative views (the kernel reads raw memory)."""
     return t.resolve_conj().resolve_neg()
+
+
+def check_op_args(twiddle, x, increasing, grad=None) -> None:
+    """Validate the arguments of ``kmatrix::butterfly_multiply`` (and ``_backward`` with
+    ``grad``); TypeError/ValueError naming the offending argument."""
+    for name, t in (("twiddle", twiddle), ("x", x), ("grad", grad)):
+        if name == "grad" and t is None:
+            continue
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name}: expected a tensor, got {type(t).__name__}")
+        if not (t.is_floating_point() or t.is_complex()):
+            raise TypeError(f"{name}: expected a floating-point or complex tensor, got {t.dtype}")
+        if t.layout != torch.strided:
+            raise ValueError(f"{name}: expected a dense (strided) tensor, got layout {t.layout}")
+    if x.dim() != 3:
+        raise ValueError(f"x: expected shape (batch, stack, N), got {tuple(x.shape)}")
+    _, S, N = x.shape  # sizes may be symbolic under torch.compile: compare, never bit-twiddle
+    if twiddle.dim() != 6 or not (
+        tuple(twiddle.shape[4:]) == (2, 2)
+        and twiddle.shape[1] == S
+        and N == 2 ** twiddle.shape[2]
+        and twiddle.shape[3] == N // 2
+    ):
+        raise ValueError(
+            f"twiddle: expected shape (F, S, L, N/2, 2, 2) with N = 2^L, for x of shape "
+            f"{tuple(x.shape)} (batch, S, N): got {tuple(twiddle.shape)}"
+        )
+    if not (twiddle.dtype == x.dtype or (x.is_complex() and twiddle.dtype == x.dtype.to_real())):
+        raise TypeError(
+            f"twiddle: dtype {twiddle.dtype} does not fit x of dtype {x.dtype} (expected "
+            f"{x.dtype}{' or ' + str(x.dtype.to_real()) if x.is_complex() else ''}; "
+            "kmatrix.kernels.butterfly_multiply promotes mixed dtypes)"
+        )
+    if twiddle.device != x.device:
+        raise ValueError(f"twiddle: on {twiddle.device}, expected x's device {x.device}")
+    if not isinstance(increasing, (list, tuple)) or not all(
+        isinstance(v, bool) for v in increasing
+    ):
+        raise TypeError(f"increasing: expected a list of bools, got {increasing!r}")
+    if len(increasing) != twiddle.shape[0]:
+        raise ValueError(
+            f"increasing: expected {twiddle.shape[0]} stride orders (one per factor), "
+            f"got {len(increasing)}"
+        )
+    if grad is not None and (
+        grad.shape != x.shape or grad.dtype != x.dtype or grad.device != x.device
+    ):
+        raise ValueError(
+            f"grad: expected shape {tuple(x.shape)}, dtype {x.dtype} on {x.device} (those "
+            f"of x), got {tuple(grad.shape)}, {grad.dtype} on {grad.device}"
+        )
 
 
 def _use_kernel(twiddle: Tensor, x: Tensor) -> bool:
@@ -80,13 +137,15 @@ def reference_chain_backward(
 @torch.library.custom_op("kmatrix::butterfly_multiply", mutates_args=())
 def butterfly_multiply_op(twiddle: Tensor, x: Tensor, increasing: list[bool]) -> Tensor:
     """y = B_{F-1} ⋯ B_0 x (see module docstring); a new contiguous (B, S, N) tensor."""
+    check_op_args(twiddle, x, increasing)
     if _use_kernel(twiddle, x):
         return cpu.forward(_plain(twiddle), _plain(x), increasing)
-    return reference_chain(twiddle, x, increasing).clone()
+    return chain_blocked(_plain(twiddle), _plain(x), increasing)
 
 
 @butterfly_multiply_op.register_fake
 def _(twiddle: Tensor, x: Tensor, increasing: list[bool]) -> Tensor:
+    check_op_args(twiddle, x, increasing)
     return x.new_empty(x.shape)
 
 
@@ -95,6 +154,7 @@ def butterfly_multiply_backward_op(
     twiddle: Tensor, x: Tensor, grad: Tensor, increasing: list[bool]
 ) -> tuple[Tensor, Tensor]:
     """(grad_twiddle, grad_x) for y = B_{F-1} ⋯ B_0 x and upstream ``grad`` (shape of x)."""
+    check_op_args(twiddle, x, increasing, grad)
     if _use_kernel(twiddle, x) and grad.dtype == x.dtype:
         return cpu.backward(_plain(twiddle), _plain(x), _plain(grad), increasing)
     gt, gx = reference_chain_backward(twiddle, x, grad, increasing)
@@ -103,6 +163,7 @@ def butterfly_multiply_backward_op(
 
 @butterfly_multiply_backward_op.register_fake
 def _(twiddle: Tensor, x: Tensor, grad: Tensor, increasing: list[bool]) -> tuple[Tensor, Tensor]:
+    check_op_args(twiddle, x, increasing, grad)
     return twiddle.new_empty(twiddle.shape), x.new_empty(x.shape)
 
 

@@ -169,6 +169,26 @@ class StructuredLinear(nn.Module):
         """The dense out × in weight (the used corner of ``weight.to_dense()``; differentiable)."""
         return self.weight.to_dense()[: self.out_features, : self.in_features]
 
+    def to_linear(self) -> nn.Linear:
+        """A new ``nn.Linear(in_features, out_features)`` computing the same map, for tools that
+        need a dense weight (quantizers, exporters, pruning): weight = :meth:`to_dense`
+        (O(in·out) memory), bias copied.
+
+        Makes new, independent parameters (detached copies, same dtype and device; the weight
+        requires grad when the structured weight does): training it does not change this
+        layer."""
+        with torch.no_grad():
+            dense = self.to_dense().detach().clone()
+            lin = nn.Linear(self.in_features, self.out_features, bias=self.bias is not None,
+                            dtype=dense.dtype, device=dense.device)  # fmt: skip
+            lin.weight.copy_(dense)
+            if self.bias is not None:
+                lin.bias.copy_(self.bias.detach())
+        lin.weight.requires_grad_(any(p.requires_grad for p in self.weight.parameters()))
+        if self.bias is not None:
+            lin.bias.requires_grad_(self.bias.requires_grad)
+        return lin
+
     def extra_repr(self) -> str:
         opts = "".join(f", {k}={v}" for k, v in self.options().items())
         return (
