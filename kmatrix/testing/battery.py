@@ -70,6 +70,15 @@ class ZooEntry:
         return TOLERANCES[dtype]
 
 
+def dot_flops(rows: int, inner: int, is_complex: bool) -> int:
+    """Real flops of ``rows`` inner products of length ``inner`` counted from the definition:
+    ``inner`` multiplications and ``inner − 1`` additions each; over ℂ a multiplication is 6 real
+    flops (4 multiplications, 2 additions) and an addition 2. For the zoo's independent flops
+    counts (``ZooEntry.flops``)."""
+    mul, add = (6, 2) if is_complex else (1, 1)
+    return rows * (inner * mul + (inner - 1) * add) if inner > 0 else 0
+
+
 def tolerance(dtype: torch.dtype) -> float:
     """The battery's default normwise tolerance for a product computed in ``dtype``
     (``TOLERANCES``: 2e-5 in single, 1e-11 in double precision; module docstring).

@@ -520,13 +520,15 @@ def check_family(
     sizes: tuple = (4, 16),
     seed: int = 0,
     skip: tuple = (),
+    only: tuple | None = None,
     **entry_options,
 ) -> None:
     """Run every contract on a family: ``make(n, dtype, generator)`` builds a random instance
     of size about n, ``reference(M)`` its dense matrix computed independently (numpy, scipy, a
     formula). Raises AssertionError listing every failed check; returns None when all pass.
+    ``only`` / ``skip``: names of checks (keys of ``CHECKS``) to run / leave out.
     ``entry_options``: the other :class:`ZooEntry` fields (``tol``, ``gradcheck``, ``grad_size``,
-    ``has_params``, ``flops``). Example::
+    ``has_params``, ``flops``).
 
         kmatrix.testing.check_family(lambda n, dt, g: MyFamily(torch.randn(n, dtype=dt, generator=g)),
                                      lambda M: my_dense_formula(M))
@@ -541,6 +543,6 @@ def check_family(
     ...     name="Diagonal", dtypes=(torch.float64,), sizes=(4,))
     """
     entry = ZooEntry(name, make, reference, dtypes=tuple(dtypes), sizes=tuple(sizes), **entry_options)
-    failures = run_checks(entry, torch.Generator().manual_seed(seed), skip=skip)
+    failures = run_checks(entry, torch.Generator().manual_seed(seed), only=only, skip=skip)
     if failures:
         raise AssertionError(f"{name}: {len(failures)} contract(s) failed:\n" + "\n".join(failures))

@@ -14,7 +14,7 @@ import scipy.sparse as sp
 import torch
 
 from ...families import Butterfly, KMatrix, RealPart
-from ..battery import ZooEntry
+from ..battery import ZooEntry, dot_flops
 
 WIDE = torch.complex128
 
@@ -99,16 +99,28 @@ def _complex(dt):
     return dt if dt.is_complex else (torch.complex128 if dt == torch.float64 else torch.complex64)
 
 
+def _tw_flops(M) -> int:
+    """Counted from the twiddle tensor: each stage is N/2 independent 2×2 blocks, i.e. N outputs
+    that are inner products of length 2; the number of stages is the number of (N/2, 2, 2)
+    slices (a RealPart costs its complex base's product)."""
+    tw = (M.base if isinstance(M, RealPart) else M).twiddle
+    half = tw.shape[-3]
+    stages = tw.numel() // (half * 4)
+    return stages * dot_flops(2 * half, 2, tw.is_complex())
+
+
 ENTRIES = [
     ZooEntry(
         "Butterfly-square",
         lambda n, dt, g: Butterfly(n, dtype=dt, generator=g),
         _reference,
+        flops=_tw_flops,
     ),
     ZooEntry(
         "Butterfly-rect-decreasing",
         lambda n, dt, g: Butterfly(n, n // 2 + 3, increasing_stride=False, dtype=dt, generator=g),
         _reference,
+        flops=_tw_flops,
         sizes=(3, 16),
         bench=False,
     ),
@@ -116,6 +128,7 @@ ENTRIES = [
         "Butterfly-rect-increasing",
         lambda n, dt, g: Butterfly(n - 1, n + 2, init="orthogonal", dtype=dt, generator=g),
         _reference,
+        flops=_tw_flops,
         sizes=(4, 13),
         bench=False,
     ),
@@ -123,17 +136,20 @@ ENTRIES = [
         "Butterfly-stacked",
         lambda n, dt, g: Butterfly(n, n - 1, nstack=3, dtype=dt, generator=g),
         _reference,
+        flops=_tw_flops,
         bench=False,
     ),
     ZooEntry(
         "KMatrix-w1",
         lambda n, dt, g: KMatrix(n, width=1, dtype=dt, generator=g),
         _reference,
+        flops=_tw_flops,
     ),
     ZooEntry(
         "KMatrix-w2-rect",
         lambda n, dt, g: KMatrix(n, n // 2 + 1, width=2, dtype=dt, generator=g),
         _reference,
+        flops=_tw_flops,
         sizes=(4, 12),
         bench=False,
     ),
@@ -141,6 +157,7 @@ ENTRIES = [
         "KMatrix-w1-e2",
         lambda n, dt, g: KMatrix(n + 1, n, width=1, expansion=2, init="unitary", dtype=dt, generator=g),
         _reference,
+        flops=_tw_flops,
         sizes=(3, 9),
         bench=False,
     ),
@@ -148,6 +165,7 @@ ENTRIES = [
         "RealPart-KMatrix",
         lambda n, dt, g: RealPart(KMatrix(n, n + 1, width=2, dtype=_complex(dt), generator=g)),
         _reference,
+        flops=_tw_flops,
         dtypes=(torch.float32, torch.float64),
         bench=False,
     ),

@@ -9,7 +9,8 @@ import scipy.sparse
 import torch
 
 from ...families import LowRank, Sparse, SparsePlusLowRank
-from ..battery import ZooEntry, random_tensor
+from ..battery import ZooEntry, dot_flops, random_tensor
+from .sparse import sparse_flops
 
 
 def _np(t):
@@ -33,11 +34,23 @@ def _splr_reference(M):
     return torch.from_numpy(np.ascontiguousarray(sp)) + _lr_reference(M.lowrank)
 
 
+def _lr_flops(M) -> int:
+    """R x: r inner products of length n; L (R x): m of length r."""
+    m, n = M.shape
+    return dot_flops(M.rank, n, M.is_complex) + dot_flops(m, M.rank, M.is_complex)
+
+
+def _splr_flops(M) -> int:
+    """Both parts, then m additions of their outputs (2 real flops each over ℂ)."""
+    return sparse_flops(M.sparse) + _lr_flops(M.lowrank) + M.shape[0] * (2 if M.is_complex else 1)
+
+
 ENTRIES = [
     ZooEntry(
         "LowRank",
         lambda n, dt, g: LowRank(random_tensor((n + 1, 3), dt, g), random_tensor((3, n), dt, g)),
         _lr_reference,
+        flops=_lr_flops,
     ),
-    ZooEntry("SparsePlusLowRank", _splr_make, _splr_reference),
+    ZooEntry("SparsePlusLowRank", _splr_make, _splr_reference, flops=_splr_flops),
 ]
