@@ -26,7 +26,9 @@ def test_factor_prints_sizes_and_nnz(capsys):
     assert "s = 80 nodes" in text and "s' = 128" in text and "depth d = 4" in text
     rows = [line.split() for line in text.splitlines() if "nnz/s" in line]
     assert [r[0] for r in rows] == ["P", "W_4", "W_3", "W_2", "W_1", "E"]
-    assert [int(r[r.index("nnz") + 1]) for r in rows] == [16, 96, 80, 64, 48, 16]  # z_k + 2·16
+    # each layer reads only the previous one: no copy rows, 2 operands per gate (the survey copies
+    # every known node: 96, 80, 64, 48)
+    assert [int(r[r.index("nnz") + 1]) for r in rows] == [16, 32, 32, 32, 32, 16]
     assert "= 0 " in text.split("max |product")[1]
 
 
