@@ -12,4 +12,15 @@ __all__ = ["AccuracyWarning"]
 
 
 class AccuracyWarning(UserWarning):
-    """A computed result is expected to have lost most of its accuracy (see the message)."""
+    """A computed result is expected to have lost most of its accuracy (see the message).
+
+    Examples
+    --------
+    >>> import warnings, torch, kmatrix
+    >>> V = kmatrix.Vandermonde(torch.linspace(-1, 1, 256, dtype=torch.float64), 256, method="fast")
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     y = V(torch.ones(256, dtype=torch.float64))
+    >>> [w.category.__name__ for w in caught]
+    ['AccuracyWarning']
+    """
