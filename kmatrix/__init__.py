@@ -6,7 +6,7 @@ constructions, ``kmatrix.circuits`` arithmetic circuits, ``kmatrix.theorems`` th
 kaleidoscope theorems as constructions (benes, sparse_to_kmatrix, …), ``kmatrix.nn`` the layers."""
 
 from . import circuits, nn, theorems, transforms
-from .core import Product, Scaled, StructuredMatrix, Sum, load, merge, save
+from .core import AccuracyWarning, Product, Scaled, StructuredMatrix, Sum, load, merge, save
 from .families import (
     LDR,
     Butterfly,
@@ -47,6 +47,7 @@ from .interop import aslinearoperator
 __version__ = "0.1.0"
 
 __all__ = [
+    "AccuracyWarning",
     "LDR",
     "Butterfly",
     "Cauchy",

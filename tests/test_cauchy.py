@@ -55,6 +55,7 @@ def test_fast_and_direct_on_circle_nodes(m, n, gen):
 
 
 @pytest.mark.parametrize("m,n", [(1, 3), (5, 7), (8, 4), (6, 6)])
+@pytest.mark.filterwarnings("ignore::kmatrix.AccuracyWarning")  # G ~ 1e12 over-estimates here
 def test_fast_small_real(m, n, gen):
     s = torch.linspace(-1, 1, m, dtype=torch.float64) + 0.05 * torch.rand(m, generator=gen, dtype=torch.float64)
     t = torch.linspace(-1, 1, n, dtype=torch.float64) + 0.5 / n + 3.0
@@ -122,18 +123,18 @@ def test_gradcheck(method, dtype, gen):
         assert torch.autograd.gradgradcheck(f, (s, t, x))
 
 
-def test_auto_choice_follows_the_measurement(gen):
+def test_auto_is_the_direct_path(gen):
+    # "auto" must stay within 10x of the direct path's error; the fast path is 13-1000x less
+    # accurate on every measured case with n >= 256 (tests/test_fast_accuracy.py), so auto is
+    # the direct path even on the best nodes (interleaved roots of unity, G = 2)
     n = 1024
-    s, t = _circle(n, 1.0, gen), None
+    s = _circle(n, 1.0, gen)
     t = s * torch.polar(torch.tensor(1.0, dtype=torch.float64), torch.tensor(math.pi / n, dtype=torch.float64))
     M = Cauchy(s, t)
-    assert M.resolve_method() == "fast" and M.growth() <= 10
+    assert M.resolve_method() == "direct" and M.growth() <= 10
+    assert Cauchy(s, t, method="fast").resolve_method() == "fast"
     x = _cplx((1, n), gen)
-    assert _err(M(x), _ref(s, t), x) <= 1e-12
-    r = torch.rand(2 * n, generator=gen, dtype=torch.float64) * 2 - 1
-    R = Cauchy(r[:n], r[n:])
-    assert R.resolve_method() == "direct"
-    assert Cauchy(s[:64], t[:64]).resolve_method() == "direct"  # small: O(mn) is cheaper
+    assert _err(M(x), _ref(s, t), x) <= 1e-15
 
 
 def test_flops():

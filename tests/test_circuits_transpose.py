@@ -135,11 +135,20 @@ def test_sparse_factors_exact_and_structure(c):
     assert _exact_product(trip) == dense_rational(c)
     assert trip[0][3] == (m, sp) and trip[-1][3] == (sp, n)
     assert all(t[3] == (sp, sp) for t in trip[1:-1])
-    z = n
-    for k, layer in enumerate(c.layers()):
+    # copy rows only for the nodes read after layer k (by a later gate or as an output),
+    # computed here from the gate list independently of the library's bookkeeping
+    z, layers = n, c.layers()
+    later = [set() for _ in layers]  # later[k] = nodes read by layers k+2, k+3, … or outputs
+    reads = [{c.node(g).a for g in L} | {c.node(g).b for g in L if c.node(g).b is not None} for L in layers]
+    acc = set(c.outputs)
+    for k in range(len(layers) - 1, -1, -1):
+        later[k] = set(acc)
+        acc |= reads[k]
+    for k, layer in enumerate(layers):
         W_k = trip[len(trip) - 2 - k]
         edges = sum(1 if c.node(g).b is None else 2 for g in layer)
-        assert len(W_k[0]) == z + edges <= 2 * s
+        copies = {v for v in later[k] if c.node_depth(v) <= k}  # known before layer k + 1
+        assert len(W_k[0]) == len(copies) + edges <= z + edges <= 2 * s
         assert max(W_k[0]) == z + len(layer) - 1  # zero rows after the layer
         z += len(layer)
     F = c.to_sparse_factors()

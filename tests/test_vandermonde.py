@@ -137,22 +137,21 @@ def test_gradient_through_module_reaches_nodes(gen):
     assert torch.allclose(g_fast, D.nodes.grad, rtol=1e-10, atol=1e-10)
 
 
-def test_auto_choice_follows_the_measurement():
+def test_auto_is_the_direct_path():
+    # "auto" must stay within 10x of the direct path's error; the fast path is 10-50x less
+    # accurate even on roots of unity (tests/test_fast_accuracy.py), so auto is the direct path
     n = 1024
     k = torch.arange(n, dtype=torch.float64)
     roots = torch.polar(torch.ones(n, dtype=torch.float64), 2 * math.pi * k / n)
     cheb = torch.cos(math.pi * (k + 0.5) / n)
-    assert Vandermonde(roots, n).resolve_method() == "fast"
+    assert Vandermonde(roots, n).resolve_method() == "direct"
     assert Vandermonde(roots, n).growth() <= 3
     assert Vandermonde(cheb, n).resolve_method() == "direct"
     assert Vandermonde(cheb, n).growth() > 1e10
-    assert Vandermonde(roots[:100], 100).resolve_method() == "direct"  # small: O(mn) is cheaper
     assert Vandermonde(cheb, n, method="fast").resolve_method() == "fast"
-    # auto picks the accurate path: the result matches the reference in both cases
     x = torch.randn(1, n, dtype=torch.float64)
     for a in (roots, cheb):
-        assert _err(Vandermonde(a, n)(x), _ref(a, n), x) <= 1e-13
-
+        assert _err(Vandermonde(a, n)(x), _ref(a, n), x) <= 1e-15
 
 def test_plan_cache_follows_in_place_updates(gen):
     a = _circle_nodes(16, gen)
@@ -175,7 +174,7 @@ def test_repeated_nodes_are_allowed(gen):
 def test_flops_counted_from_implementation():
     n = 1 << 12
     roots = torch.polar(torch.ones(n, dtype=torch.float64), 2 * math.pi * torch.arange(n, dtype=torch.float64) / n)
-    fast = Vandermonde(roots, n)
+    fast = Vandermonde(roots, n, method="fast")
     direct = Vandermonde(roots, n, method="direct")
     assert fast.flops == vmod.fast_flops(n, n, True)
     assert direct.flops == n * (8 * n - 2) + 6 * n * (n - 1)

@@ -61,12 +61,17 @@ def study_main(argv, *, prog: str, doc: str, cases, measure, symbol: str) -> int
 
     p = argparse.ArgumentParser(prog=prog, description=doc.split("\n\n")[0])
     p.add_argument("--log2", type=int, nargs="+", default=list(range(6, 15)), help="sizes n = 2^k (default 6..14)")
+    p.add_argument("--sizes", type=int, nargs="+", default=None,
+                   help="explicit sizes n (any positive integers; replaces --log2)")
     p.add_argument("--cases", nargs="+", default=list(cases), choices=cases)
     p.add_argument("--rows", type=int, default=64, help="sampled outputs of the product and of its transpose")
     p.add_argument("--dps", type=int, default=50, help="mpmath digits of the reference")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
-    jobs = [(c, 1 << k) for c in args.cases for k in args.log2]
+    sizes = args.sizes if args.sizes is not None else [1 << k for k in args.log2]
+    if any(n < 1 for n in sizes) or any(k < 0 for k in args.log2):
+        p.error("sizes: expected positive sizes n (and --log2 exponents >= 0)")
+    jobs = [(c, n) for c in args.cases for n in sizes]
     out = [measure(case, n, args.rows, args.dps, args.seed)
            for case, n in tqdm(jobs, desc=f"{prog.split()[-1]}", unit="case")]
     headers = ["nodes", "n", "growth G", f"fast {symbol}x", f"direct {symbol}x",

@@ -274,6 +274,19 @@ def _targets(fw: dict, kl: dict, fb: dict | None = None) -> list[str]:
     return out  # fmt: skip
 
 
+def _parse_size(p: argparse.ArgumentParser, text: str) -> tuple[int, int]:
+    """'n:batch' with n a power of two ≥ 2 and batch ≥ 1 (else a usage error naming the pair)."""
+    try:
+        n, batch = (int(v) for v in text.split(":"))
+    except ValueError:
+        p.error(f"--sizes: expected n:batch pairs of integers such as 1024:64, got {text!r}")
+    if n < 2 or n & (n - 1):
+        p.error(f"--sizes: n must be a power of two >= 2 (butterflies act on 2^k entries), got {n} in {text!r}")
+    if batch < 1:
+        p.error(f"--sizes: batch must be >= 1, got {batch} in {text!r}")
+    return n, batch
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(
         prog="kmatrix bench butterfly", description=__doc__.split("\n\n")[0]
@@ -291,9 +304,9 @@ def main(argv: list[str] | None = None) -> int:
         "--fallback-size", type=str, default="1024:1024", help="n:batch of the backend table"
     )
     args = p.parse_args(argv)
-    sizes = (
-        SIZES if args.sizes is None else [tuple(int(v) for v in s.split(":")) for s in args.sizes]
-    )
+    if args.repeats < 1:
+        p.error(f"--repeats: expected a positive count, got {args.repeats}")
+    sizes = SIZES if args.sizes is None else [_parse_size(p, s) for s in args.sizes]
     gen = torch.Generator().manual_seed(0)
     backend = get_backend()
     print(f"kmatrix bench butterfly: float32, torch threads = {torch.get_num_threads()}, "

@@ -1,4 +1,11 @@
-"""``kmatrix bench circuits``: the size constants of Baur–Strassen and of transposition.
+"""``kmatrix bench circuits``: measured size ratios of Baur–Strassen and of transposition.
+
+The ratios are observations on the circuits below, not bounds. What is proven (and asserted in
+the tests) is size(C′) ≤ 5·size(C) + n + m for the gradient circuit (Theorem 3.6) and, for the
+transposition principle (Theorem 3.10), a statement about *additions plus multiplications by
+constants* — not about gates: the reversal of a reduced circuit has exactly C's
+multiplications by constants and #outputs − #inputs more additions (the last column), while
+its gate count (``size``) can be larger, e.g. 1.55× on random circuits.
 
 For each library circuit — ``circuits.LIBRARY``, plus ``from_matrix`` of a dense random integer
 n×n matrix and the number-theoretic transform ``fft(n, field=GF(998244353))`` — and for random
@@ -134,7 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     c_lib = max(r[6] for r in rows)
     worst = max(rows, key=lambda r: r[6])[0]
     bs_lib = max((r[11] for r in rows if r[11] != "-"), default=float("nan"))
-    print(f"library: c = grad size/size ≤ {c_lib:.2f} (largest: {worst}); BS-transpose size/size ≤ {bs_lib:.2f}")
+    print(f"library (observed, not a bound): largest c = grad size/size {c_lib:.2f} ({worst}); "
+          f"largest BS-transpose size/size {bs_lib:.2f}")
     rng = random.Random(0)
     for linear in (True, False):
         cs, rs, bs, checks = [], [], [], []
@@ -148,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
                 checks.append(theorem_3_10_check(c, r))
         kind = "linear" if linear else "non-linear"
         line = (
-            f"random {kind} circuits ({args.random}, 5–60 gates): c = grad size/size "
+            f"random {kind} circuits ({args.random}, 5–60 gates; observed): c = grad size/size "
             f"min {min(cs):.2f} mean {sum(cs) / len(cs):.2f} max {max(cs):.2f}"
         )
         if linear:

@@ -51,6 +51,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="*", default=None,
                    help="zoo entry names to include (default: every entry with bench=True)")
     args = p.parse_args(argv)
+    names = sorted({e.name for e in ZOO if e.name != "Dense"})
+    unknown = sorted(set(args.only or ()) - set(names))
+    if unknown:
+        p.error(f"--only: unknown zoo entries {', '.join(unknown)}; available: {', '.join(names)}")
+    if args.only is not None and not args.only:
+        p.error("--only: expected at least one zoo entry name")
+    for flag, vals in (("--sizes", args.sizes), ("--batches", args.batches), ("--repeats", [args.repeats])):
+        if any(v < 1 for v in vals):
+            p.error(f"{flag}: expected positive integers, got {' '.join(map(str, vals))}")
     gen = torch.Generator().manual_seed(0)
     entries = [e for e in ZOO if e.name != "Dense" and (e.name in args.only if args.only else e.bench)]
     rows: list[list[object]] = []

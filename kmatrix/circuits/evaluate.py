@@ -4,8 +4,17 @@
 1, 2, …). Each layer gathers the operand columns of all its gates at once, computes the unary
 and binary linear gates, products and quotients as whole-tensor operations, and appends the
 new columns: ``depth`` steps of O(B · width) work, no Python loop per sample or per gate.
-Autograd flows through (the layer ops are differentiable), which the tests use as the reference
-for Baur–Strassen. Division by a value 0 gives inf/nan as in torch.
+Division by a value 0 gives inf/nan as in torch.
+
+**Autograd in linear memory.** When x needs a gradient, evaluation is one custom autograd
+function (``_CircuitFunction``): the forward pass fills the value buffer without a graph and
+saves it (B · #nodes numbers); the backward pass is the circuit's own reverse sweep
+(Baur–Strassen, Algorithm 2, with conjugated local derivatives: J^H ḡ as torch expects), one
+more buffer of the same size. Time and memory are O(B · size) whatever the depth — a graph of
+per-layer torch ops costs O(B · size · depth) in the backward pass (``horner(20000)``: 3.4 GB;
+now a few MB, tests/test_circuits_memory.py). Double backward
+(``create_graph=True``) re-runs the forward pass as differentiable per-layer torch ops and
+differentiates that (correct, but with the quadratic memory of the graph).
 
 **Exact.** ``field="fraction"`` or ``GF(p)``: one Python pass per sample over the gates in
 order, with the field's exact operations; dividing by a gate whose value is 0 raises
@@ -212,6 +221,49 @@ def forward_buffer(circuit: Circuit, x2: torch.Tensor) -> torch.Tensor:
     return buf
 
 
+def _output_columns(circuit: Circuit, device) -> torch.Tensor:
+    col = layer_plan(circuit)["col"]
+    return torch.tensor([col[o] for o in circuit._outputs], dtype=torch.long, device=device)
+
+
+class _CircuitFunction(torch.autograd.Function):
+    """y = circuit(x2) for x2 (B, n) with backward = the circuit's reverse sweep (module
+    docstring): O(B · size) memory for any depth."""
+
+    @staticmethod
+    def forward(ctx, x2, circuit):
+        with torch.no_grad():
+            buf = forward_buffer(circuit, x2)
+        ctx.circuit = circuit
+        ctx.version = circuit._version
+        ctx.save_for_backward(x2, buf)
+        return buf[:, _output_columns(circuit, x2.device)]
+
+    @staticmethod
+    def backward(ctx, g):
+        x2, buf = ctx.saved_tensors
+        circuit = ctx.circuit
+        if circuit._version != ctx.version:
+            raise RuntimeError(
+                "circuit: it was modified (gates or outputs added) after this forward pass; "
+                "re-evaluate it before calling backward"
+            )
+        if torch.is_grad_enabled():  # create_graph=True: differentiate the per-layer graph
+            with torch.enable_grad():  # x2 is the saved input: gx stays a function of x2 and g
+                y = forward_buffer(circuit, x2)[:, _output_columns(circuit, x2.device)]
+                (gx,) = torch.autograd.grad(y, x2, g, create_graph=True)
+            return gx, None
+        from .gradient import reverse_sweep
+
+        plan = layer_plan(circuit)
+        _, layers = _plan_tensors(circuit, plan, buf.dtype, buf.device)
+        with torch.no_grad():
+            d = torch.zeros_like(buf)
+            d.index_add_(1, _output_columns(circuit, buf.device), g.to(buf.dtype))
+            reverse_sweep(plan, layers, buf, d, conjugate=True)
+        return d[:, : circuit.n_inputs], None
+
+
 def evaluate_torch(circuit: Circuit, x: torch.Tensor, dtype: torch.dtype | None = None) -> torch.Tensor:
     """Batched evaluation: x (..., n) → (..., m), vectorised per layer (see module docstring)."""
     if circuit.field is not None:
@@ -225,10 +277,11 @@ def evaluate_torch(circuit: Circuit, x: torch.Tensor, dtype: torch.dtype | None 
     x = check_input_tensor(circuit, x, n)
     dt = _torch_dtype(circuit, x, dtype)
     lead = x.shape[:-1]
-    buf = forward_buffer(circuit, x.reshape(-1, n).to(dt))
-    col = layer_plan(circuit)["col"]
-    out_cols = torch.tensor([col[o] for o in circuit._outputs], dtype=torch.long, device=x.device)
-    return buf[:, out_cols].reshape(*lead, circuit.n_outputs)
+    x2 = x.reshape(-1, n).to(dt)
+    if torch.is_grad_enabled() and x2.requires_grad:
+        return _CircuitFunction.apply(x2, circuit).reshape(*lead, circuit.n_outputs)
+    buf = forward_buffer(circuit, x2)
+    return buf[:, _output_columns(circuit, x.device)].reshape(*lead, circuit.n_outputs)
 
 
 def _exact_constants(circuit: Circuit, field) -> tuple[list, list]:

@@ -63,6 +63,43 @@ def is_prime(p: int) -> bool:
     return True
 
 
+def _pollard_rho(n: int) -> int:
+    """A non-trivial factor of the odd composite n (Pollard's rho with Brent's cycle finding)."""
+    for c in range(1, n):
+        x = y = 2
+        d = 1
+        while d == 1:
+            x = (x * x + c) % n
+            y = (y * y + c) % n
+            y = (y * y + c) % n
+            d = math.gcd(abs(x - y), n)
+        if d != n:
+            return d
+    raise AssertionError(f"no factor found for {n}")  # pragma: no cover - n prime
+
+
+def prime_factors(n: int) -> list[int]:
+    """The distinct prime factors of n ≥ 1, ascending: trial division by primes < 1000, then
+    Pollard's rho with :func:`is_prime` on what is left (fast for n < 2^64)."""
+    if n < 1:
+        raise ValueError(f"n: expected a positive int, got {n}")
+    out: set[int] = set()
+    for q in range(2, 1000):
+        if n % q == 0:
+            out.add(q)
+            while n % q == 0:
+                n //= q
+    stack = [n] if n > 1 else []
+    while stack:
+        m = stack.pop()
+        if is_prime(m):
+            out.add(m)
+            continue
+        d = _pollard_rho(m)
+        stack += [d, m // d]
+    return sorted(out)
+
+
 def is_exact_rational(c: Any) -> bool:
     """True for the constants an exact field accepts: ``int`` and ``Fraction``."""
     return isinstance(c, (int, Fraction)) and not isinstance(c, bool)
@@ -211,20 +248,32 @@ class GF:
     def div(self, a, b):
         return a * self.inv(b) % self.p
 
+    def generator(self) -> int:
+        """The least generator g of the multiplicative group GF(p)^× (order p − 1): the least
+        a ≥ 1 with a^((p−1)/q) ≠ 1 for every prime q | p − 1 (p − 1 factored by
+        :func:`prime_factors`; a few candidates suffice in practice). Cached."""
+        g = self.__dict__.get("_generator")
+        if g is None:
+            qs = prime_factors(self.p - 1)
+            g = next(a for a in range(1, self.p) if all(pow(a, (self.p - 1) // q, self.p) != 1 for q in qs))
+            self.__dict__["_generator"] = g
+        return g
+
     def root_of_unity(self, n: int) -> int:
-        """A primitive n-th root of unity ω (ωⁿ = 1, ωᵏ ≠ 1 for 0 < k < n): ω = a^((p−1)/n) for
-        the least a ≥ 2 giving order exactly n. Requires n | p − 1 (ValueError otherwise)."""
+        """A primitive n-th root of unity ω (ωⁿ = 1, ωᵏ ≠ 1 for 0 < k < n): ω = g^((p−1)/n) for
+        the generator g of GF(p)^× (:meth:`generator`), which has order exactly n. Requires a
+        positive integer n dividing p − 1 (TypeError / ValueError otherwise). Cost: factoring
+        p − 1 once (trial division, then Pollard's rho) and a few modular powers."""
+        if isinstance(n, bool) or not isinstance(n, int):
+            raise TypeError(f"n: expected a positive int (the order of the root), got {type(n).__name__}")
+        if n <= 0:
+            raise ValueError(f"n: expected a positive int (the order of the root), got {n}")
         if (self.p - 1) % n:
             raise ValueError(
-                f"n: GF({self.p}) has a primitive {n}-th root of unity only if p ≡ 1 mod n; "
-                f"here p mod n = {self.p % n}"
+                f"n: GF({self.p}) has a primitive {n}-th root of unity only if n divides p - 1 = "
+                f"{self.p - 1}; here (p - 1) mod n = {(self.p - 1) % n}"
             )
-        primes = [q for q in range(2, n + 1) if n % q == 0 and is_prime(q)]
-        for a in range(2, self.p):
-            w = pow(a, (self.p - 1) // n, self.p)
-            if all(pow(w, n // q, self.p) != 1 for q in primes):
-                return w
-        return 1  # n == 1 (or p == 2): the only root of unity  # pragma: no cover
+        return pow(self.generator(), (self.p - 1) // n, self.p)
 
     def __repr__(self) -> str:
         return f"GF({self.p})"

@@ -20,12 +20,18 @@ are dropped and an unused input x_j gives the output 0 = 0·y₀ (no addition, n
 so there are at most as many multiplications by constants and at most #outputs − #used inputs
 more additions.
 
+The bound is on additions plus multiplications by constants, not on ``size`` (gates): a node
+whose reversed in-edges are a single weight ∉ {0, 1} becomes a unary gate of its own, so the
+reversal can have more gates than C (``kmatrix bench circuits`` observed up to 1.55× on random
+circuits of 5–60 gates, and exactly 1× on the library's linear circuits).
+
 ``method="baur-strassen"`` (the survey's proof). Build the circuit for the scalar
 f(x, y) = yᵀ(Wx) = Σ_k y_k·o_k (m products and m − 1 additions on top of the circuit), run
 Baur–Strassen (:func:`kmatrix.circuits.gradient.adjoint_wires`) with seed 1 for ∇_x f = Wᵀ y,
 prune, and drop the now unused inputs x. Constants fold while building (seed 1, products by the
-constant adjoint of f), so its size is at most the reversal's + O(n + m): O(s + n) as in
-Theorem 3.10; the benchmark reports both sizes.
+constant adjoint of f), so its size is O(s + n + m) as in Theorem 3.10; the benchmark
+reports both sizes (observed: size/size(C) = 1 on the library's linear circuits, ≤ 1.21 on
+random ones).
 """
 
 from __future__ import annotations

@@ -1,10 +1,12 @@
 """Core: the StructuredMatrix base class, compositions, validation and save/load."""
 
 from .compose import Adjoint, Product, Scaled, Sum, Transposed, combine, merge, register_rule, scale
+from .errors import AccuracyWarning
 from .io import load, save
 from .structured import FAMILIES, StructuredMatrix
 
 __all__ = [
+    "AccuracyWarning",
     "FAMILIES",
     "Adjoint",
     "Product",

@@ -24,16 +24,13 @@ from torch import nn
 from ..core.structured import StructuredMatrix
 from ..core.validation import as_tensor, check_distinct, check_finite
 from . import _polynomial as poly
+from ._fast_accuracy import warn_if_inaccurate
 
 __all__ = ["Cauchy"]
 
 #: the direct path keeps at most this many kernel entries in memory at once
 DIRECT_CHUNK_ELEMS = 1 << 21
 METHODS = ("auto", "fast", "direct")
-#: "auto" uses the fast path only when min(m, n) ≥ this and the plan's growth indicator
-#: (``CauchyPlan.growth``) is ≤ ``AUTO_MAX_GROWTH``.
-AUTO_MIN_SIZE = 1024
-AUTO_MAX_GROWTH = 1e3
 
 
 # ---------------------------------------------------------------------- validation
@@ -172,7 +169,8 @@ class Cauchy(StructuredMatrix):
     Products and cost (real flops of one matrix-vector product)
     -----------------------------------------------------------
     * direct: per entry one subtraction, one reciprocal, one multiply-add: m(4n − 1) over ℝ;
-      over ℂ (reciprocal ``z̄/|z|²`` = 5 flops) 15mn − 2m. Normwise error ~ n·ε.
+      over ℂ (reciprocal ``z̄/|z|²`` = 5 flops) 15mn − 2m. Normwise error: the
+      worst-case bound is ~n·ε; measured 6e-17 … 1.4e-15 on the cases below (n = 2^6 … 2^14).
     * fast: exact algorithm N(s)/T(s) (module docstring), O((m + n) log² n); flops counted from
       the implementation (``fast_flops``, trees included): for m = n ≈ 82·n·log2²(n) over ℝ and
       ≈ 166·n·log2²(n) over ℂ (n = 2^14: 5.3e8 vs 4.0e9 for the direct path; the direct path
@@ -198,10 +196,21 @@ class Cauchy(StructuredMatrix):
     the two trees' growth indicators and the conditioning (1 + ‖T − z^L‖₁)/min_i ``|T(s_i)|`` of
     the final division.
 
-    Default (``"auto"``): the fast path when min(m, n) ≥ ``AUTO_MIN_SIZE`` and G ≤
-    ``AUTO_MAX_GROWTH``, else the direct path — i.e. fast for roots-of-unity-like s and t
-    (error ≲ n·ε/4 measured), direct for everything else (the measured G there is ≥ 1e15).
-    ``method="fast"`` forces the fast path.
+    At sizes that are not powers of two the padding poles make G = 1.8e2 … 7.5e2 on the
+    interleaved circle nodes and the fast error grows: n = 1000, 1200, 1300, 1500, 3000 gave
+    1.6e-14 … 2.1e-13 (Cᵀ up to 1.5e-13) against 1.5e-16 … 3.8e-16 direct (``kmatrix bench
+    cauchy_accuracy --sizes 1000 1200 1300 1500 3000``).
+
+    Default (``"auto"``): the direct path, always. The rule is that auto stays within 10× of
+    the direct path's error; on every measured case with n ≥ 256 the fast path is 13× (n =
+    256) to 1000× (n = 3000) less accurate, even for the best nodes (G = 2). (It used to take
+    the fast path for n ≥ 1024 and G ≤ 1e3, which gave 1.5e-13 at n = 1200 against 2.8e-16.)
+    Speed (float64 nodes on the circle, batch 1, this shared 2-core machine, noisy): the fast
+    path is 11× slower than the direct one at n = 2^10, 3× slower at 2^12 and faster from
+    ~2^13 on (2^14: 0.06 s with the plan cached vs 10 s). ``method="fast"`` forces the fast
+    path and warns with ``kmatrix.AccuracyWarning`` when G > 1e6
+    (``_fast_accuracy.FAST_WARN_GROWTH``; there the result may be meaningless: the table's
+    errors of order 1 and overflows all have G ≥ 1e15).
 
     Examples
     --------
@@ -236,16 +245,16 @@ class Cauchy(StructuredMatrix):
         return self._derived(f"plan{int(transposed)}", (s, t), build)
 
     def _choose(self, transposed: bool = False) -> tuple[str, CauchyPlan | None]:
-        if self.method == "direct" or (self.method == "auto" and min(self.shape) < AUTO_MIN_SIZE):
+        if self.method != "fast":
             return "direct", None
         plan, growth = self._plan(transposed)
-        if self.method == "fast" or growth <= AUTO_MAX_GROWTH:
-            return "fast", plan
-        return "direct", None
+        warn_if_inaccurate("Cauchy", growth)
+        return "fast", plan
 
     def resolve_method(self) -> str:
-        """The path the next product takes (``"fast"`` or ``"direct"``) for the current s, t."""
-        return self._choose()[0]
+        """The path the next product takes (``"fast"`` or ``"direct"``): ``"fast"`` only for
+        ``method="fast"`` (``"auto"`` is the direct path; see the class docstring)."""
+        return "fast" if self.method == "fast" else "direct"
 
     def growth(self) -> float:
         """The fast path's growth indicator for the current s, t (``CauchyPlan.growth``)."""

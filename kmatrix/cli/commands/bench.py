@@ -21,7 +21,10 @@ def _run(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("bench", help="run a shipped benchmark (prints medians and ratios)")
+    p = sub.add_parser("bench", help="run a shipped benchmark (prints medians and ratios)",
+                       description="Run a benchmark shipped in kmatrix.bench; options after NAME go to "
+                       "the benchmark (kmatrix bench NAME --help lists them).",
+                       epilog="example: kmatrix bench butterfly --sizes 1024:64 --repeats 3")
     p.add_argument("name", help="benchmark name: " + ", ".join(_available()))
     p.add_argument("rest", nargs="...", help="options passed to the benchmark (see NAME --help)")
     p.set_defaults(func=_run)

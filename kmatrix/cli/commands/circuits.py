@@ -9,6 +9,8 @@
 
 from __future__ import annotations
 
+from .._args import int_at_least
+
 
 def _build(name: str, n: int):
     from ...circuits import LIBRARY
@@ -70,18 +72,21 @@ def _list(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("circuits", help="arithmetic circuits: show a library circuit, factor it (Thm 4.5)")
+    p = sub.add_parser("circuits", help="arithmetic circuits: show a library circuit, factor it (Thm 4.5)",
+                       epilog="example: kmatrix circuits show fft --n 4")
     csub = p.add_subparsers(dest="circuits_command", metavar="ACTION", required=True)
-    s = csub.add_parser("show", help="print the gate list and write the DAG as a PNG")
+    s = csub.add_parser("show", help="print the gate list and write the DAG as a PNG",
+                        epilog="example: kmatrix circuits show fft --n 4 --out fft4.png")
     s.add_argument("name", help="library circuit (see `kmatrix circuits list`)")
-    s.add_argument("--n", type=int, required=True, help="size parameter n")
+    s.add_argument("--n", type=int_at_least(1), required=True, help="size parameter n")
     s.add_argument("--out", default=None, help="PNG path (default circuit_NAME_N.png)")
     s.add_argument("--no-draw", action="store_true", help="only print the gate list")
     s.set_defaults(func=_show)
-    f = csub.add_parser("factor", help="print the sparse factors of Theorem 4.5 (shapes, nnz)")
+    f = csub.add_parser("factor", help="print the sparse factors of Theorem 4.5 (shapes, nnz)",
+                        epilog="example: kmatrix circuits factor fft --n 16 --check")
     f.add_argument("name", help="linear library circuit")
-    f.add_argument("--n", type=int, required=True, help="size parameter n")
+    f.add_argument("--n", type=int_at_least(1), required=True, help="size parameter n")
     f.add_argument("--check", action="store_true", help="also multiply the factors back (float64)")
     f.set_defaults(func=_factor)
-    ls = csub.add_parser("list", help="list the library circuits")
+    ls = csub.add_parser("list", help="list the library circuits", epilog="example: kmatrix circuits list")
     ls.set_defaults(func=_list)

@@ -8,6 +8,8 @@ relative to the dense one, and the normwise error ‖ŷ − y‖ / (‖W‖_F �
 
 from __future__ import annotations
 
+from .._args import int_at_least
+
 import time
 
 
@@ -130,8 +132,9 @@ def _run(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("demo", help="tour of the structured families (checks and timings)")
-    p.add_argument("--n", type=int, default=1024, help="matrix size (default 1024)")
-    p.add_argument("--batch", type=int, default=16, help="number of vectors (default 16)")
+    p = sub.add_parser("demo", help="tour of the structured families (checks and timings)",
+                       epilog="example: kmatrix demo --n 256 --batch 4")
+    p.add_argument("--n", type=int_at_least(8), default=1024, help="matrix size, at least 8 (default 1024)")
+    p.add_argument("--batch", type=int_at_least(1), default=16, help="number of vectors (default 16)")
     p.add_argument("--seed", type=int, default=0)
     p.set_defaults(func=_run)

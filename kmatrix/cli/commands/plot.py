@@ -66,9 +66,11 @@ def _sparsity(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("plot", help="draw structures as PNG files (e.g. the BB* sparsity pattern)")
+    p = sub.add_parser("plot", help="draw structures as PNG files (e.g. the BB* sparsity pattern)",
+                       epilog="example: kmatrix plot sparsity --n 16")
     psub = p.add_subparsers(dest="plot", metavar="WHAT", required=True)
-    s = psub.add_parser("sparsity", help="Figure 4: nonzero pattern of each factor of a BB* matrix")
+    s = psub.add_parser("sparsity", help="Figure 4: nonzero pattern of each factor of a BB* matrix",
+                        epilog="example: kmatrix plot sparsity --n 16 --out bbstar.png")
     s.add_argument("--n", type=int, default=16, help="matrix size, a power of two (default 16)")
     s.add_argument("--out", default=None, help="output PNG (default bbstar_sparsity_n<N>.png)")
     s.set_defaults(func=_sparsity)

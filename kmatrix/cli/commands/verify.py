@@ -57,7 +57,8 @@ def _run(args) -> int:
 
 def register(sub) -> None:
     p = sub.add_parser(
-        "verify", help="check every theorem construction on random instances (theorem table)"
+        "verify", help="check every theorem construction on random instances (theorem table)",
+        epilog="example: kmatrix verify --only sparse circuits",
     )
     p.add_argument("--seed", type=int, default=None, help="replay the instances of a previous run")
     p.add_argument(
