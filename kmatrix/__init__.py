@@ -43,6 +43,7 @@ from .theorems import (
 )
 
 from .interop import aslinearoperator
+from .project import ProjectionReport, project  # noqa: E402  (the function shadows the subpackage name)
 
 __version__ = "0.1.0"
 
@@ -60,6 +61,7 @@ __all__ = [
     "Monarch",
     "Permutation",
     "Product",
+    "ProjectionReport",
     "RealPart",
     "Scaled",
     "Sparse",
@@ -85,6 +87,7 @@ __all__ = [
     "load",
     "merge",
     "nn",
+    "project",
     "save",
     "sparse_to_kmatrix",
     "theorems",
