@@ -5,7 +5,7 @@ Matrices and (not so) Deep Learning").
 constructions, ``kmatrix.circuits`` arithmetic circuits, ``kmatrix.theorems`` the
 kaleidoscope theorems as constructions (benes, sparse_to_kmatrix, …), ``kmatrix.nn`` the layers."""
 
-from . import circuits, nn, theorems, transforms
+from . import circuits, nn, project, theorems, transforms  # project: a callable package
 from .core import Product, Scaled, StructuredMatrix, Sum, load, merge, save
 from .families import (
     LDR,
@@ -27,6 +27,8 @@ from .families import (
     Toeplitz,
     Vandermonde,
 )
+from .interop import aslinearoperator
+from .project import ProjectionReport
 from .theorems import (
     acdc,
     benes,
@@ -41,9 +43,6 @@ from .theorems import (
     kmatrix_sum,
     sparse_to_kmatrix,
 )
-
-from .interop import aslinearoperator
-from .project import ProjectionReport, project  # noqa: E402  (the function shadows the subpackage name)
 
 __version__ = "0.1.0"
 

@@ -21,7 +21,7 @@ def test_bench_projection_small(capsys):
         assert "error ≤ pyfaust on" in out
     # the exact cases are exact for kmatrix
     dft = next(line for line in out.splitlines() if line.strip().startswith("dft"))
-    assert float(dft.split()[2]) < 1e-12
+    assert float(dft.split()[3]) < 1e-12
 
 
 def test_bench_projection_rejects_bad_size():

@@ -142,7 +142,7 @@ def test_butterfly_exact_recovery(order, dtype, gen):
 def test_butterfly_dft_with_permutation(perm):
     for n in (16, 128):
         F = torch.fft.fft(torch.eye(n, dtype=torch.complex128), dim=0)
-        W, rep = kmatrix.project(F, "butterfly", perm=perm)
+        _W, rep = kmatrix.project(F, "butterfly", perm=perm)
         assert rep.rel_error <= EXACT, (n, rep.rel_error)
         assert rep.details["perm"] == perm
     # without the permutation the DFT is far from a butterfly
@@ -160,7 +160,7 @@ def test_butterfly_search_finds_bit_reversal_and_hadamard_needs_none(gen):
     # a planted butterfly with a hidden column permutation is found by the search
     B = kmatrix.Butterfly(n, dtype=torch.float64, generator=gen).to_dense().detach()
     pi = torch.randperm(n, generator=gen)
-    W, rep = kmatrix.project(B[:, pi], "butterfly", perm="search")
+    _W, rep = kmatrix.project(B[:, pi], "butterfly", perm="search")
     assert rep.rel_error <= EXACT
 
 
@@ -169,8 +169,20 @@ def test_butterfly_explicit_permutation(gen):
     B = kmatrix.Butterfly(n, dtype=torch.float64, generator=gen).to_dense().detach()
     pi = torch.randperm(n, generator=gen)
     inv = torch.argsort(pi)
-    W, rep = kmatrix.project(B[:, inv], "butterfly", perm=pi.numpy())
+    _W, rep = kmatrix.project(B[:, inv], "butterfly", perm=pi.numpy())
     assert rep.rel_error <= EXACT and rep.details["perm"] == "given"
+
+
+def test_butterfly_auto_order_keeps_the_better(gen):
+    n = 64
+    B = kmatrix.Butterfly(n, dtype=torch.float64, generator=gen).to_dense().detach()
+    for level in (0.01, 0.1):
+        G = torch.randn(n, n, dtype=torch.float64, generator=gen)
+        M = B + level * B.norm() / G.norm() * G
+        errs = {o: kmatrix.project(M, "butterfly", order=o)[1].rel_error for o in ("left-to-right", "balanced")}
+        _, rep = kmatrix.project(M, "butterfly")
+        assert rep.rel_error == pytest.approx(min(errs.values()), rel=1e-12)
+        assert rep.details["order"] == min(errs, key=errs.get)
 
 
 def test_butterfly_padding_reported(gen):
@@ -216,10 +228,10 @@ def test_kmatrix_refinement_never_worse(dtype, gen):
 def test_kmatrix_exact_on_butterflies(gen):
     n = 32
     B = kmatrix.Butterfly(n, dtype=torch.float64, generator=gen).to_dense().detach()
-    W, rep = kmatrix.project(B, "kmatrix", adam_steps=0, lbfgs_steps=0)
+    _W, rep = kmatrix.project(B, "kmatrix", adam_steps=0, lbfgs_steps=0)
     assert rep.rel_error <= EXACT and rep.details["init"] == "butterfly B"
     Bs = kmatrix.Butterfly(n, increasing_stride=False, dtype=torch.float64, generator=gen).to_dense().detach()
-    W, rep = kmatrix.project(Bs, "kmatrix", adam_steps=0, lbfgs_steps=0)
+    _W, rep = kmatrix.project(Bs, "kmatrix", adam_steps=0, lbfgs_steps=0)
     assert rep.rel_error <= EXACT and rep.details["init"] == "butterfly B*"
 
 
@@ -295,3 +307,11 @@ def test_bad_input(gen):
         kmatrix.project(M[:, :6], "butterfly", perm="bitrev")
     with pytest.raises(ValueError, match="lam"):
         kmatrix.project(M, "sparse+lowrank", lam=-1.0)
+
+
+def test_callable_package():
+    """kmatrix.project is callable and still a package whose modules import with ``as``."""
+    import kmatrix.project.butterfly as pb
+
+    assert callable(kmatrix.project) and kmatrix.project.project is not None
+    assert pb.project_butterfly is kmatrix.project.METHODS["butterfly"]

@@ -134,9 +134,8 @@ def compress(
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     if family not in METHODS:
         raise ValueError(f"family: expected one of {sorted(METHODS)}, got {family!r}")
-    if budget is not None:
-        if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget <= 1:
-            raise ValueError(f"budget: expected a fraction 0 < budget ≤ 1 of each layer's parameters, got {budget!r}")
+    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget <= 1):
+        raise ValueError(f"budget: expected a fraction 0 < budget ≤ 1 of each layer's parameters, got {budget!r}")
     if filter is not None and not callable(filter):
         raise TypeError(f"filter: expected a callable (name, module) -> bool, got {filter!r}")
     if isinstance(model, nn.Linear):

@@ -28,7 +28,9 @@ from __future__ import annotations
 
 import contextlib
 import inspect
+import sys
 import time
+import types
 
 import torch
 
@@ -91,3 +93,14 @@ def project(M, family: str, **params):
     )
     return W, report
 
+
+class _CallableModule(types.ModuleType):
+    """``kmatrix.project`` is this package *and* callable as :func:`project`, so that both
+    ``kmatrix.project(M, "butterfly")`` and ``import kmatrix.project.butterfly as pb`` work (a
+    function bound to the same name would hide the subpackage from ``import ... as``)."""
+
+    def __call__(self, M, family: str, **params):
+        return project(M, family, **params)
+
+
+sys.modules[__name__].__class__ = _CallableModule

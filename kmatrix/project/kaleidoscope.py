@@ -3,10 +3,11 @@
 No closed form is known (the survey's open question: an "SVD for K-matrices"). We initialise
 from the butterfly projections (:mod:`kmatrix.project.butterfly`) and refine:
 
-1. Two initialisations of the first factor B₁B₁'^* of a width-w K-matrix of size N (M
+1. Initialisations of the first factor B₁B₁'^* of a width-w K-matrix of size N (M
    zero-padded to N×N), every other factor the identity: B₁ = the hierarchical butterfly
    factorization of M (B₁'^* = I), or B₁'^* = the transpose of the factorization of Mᵀ (a
-   decreasing-stride butterfly, B₁ = I). The one with the smaller error is kept.
+   decreasing-stride butterfly, B₁ = I), each with the left-to-right and the balanced order
+   (``order="auto"``) or the given one. The one with the smallest error is kept.
 2. Refinement of all 4wN log2 N twiddles on f(θ) = ‖S K_θ Sᵀ − M‖_F² / ‖M‖_F² (the corner
    against M; the padded part of K is free): ``adam_steps`` of Adam, then up to ``lbfgs_steps``
    iterations of L-BFGS with a strong-Wolfe line search (complex twiddles optimised through
@@ -33,7 +34,7 @@ __all__ = ["project_kmatrix"]
 
 
 def _loss_fn(K: KMatrix, M: torch.Tensor, complex_: bool):
-    m, n = M.shape
+    _m, n = M.shape
     eye = torch.eye(n, dtype=M.dtype, device=M.device)
     scale = float((M.abs() ** 2).sum()) or 1.0
 
@@ -49,7 +50,7 @@ def project_kmatrix(
     M: torch.Tensor,
     width: int = 1,
     expansion: int = 1,
-    order: str = "left-to-right",
+    order: str = "auto",
     adam_steps: int = 200,
     lbfgs_steps: int = 100,
     lr: float = 1e-2,
@@ -68,10 +69,14 @@ def project_kmatrix(
     N = K.size
     Mp = F.pad(M, (0, N - n, 0, N - m))
     base = K.twiddle.detach().clone()
-    cand_b = base.clone()
-    cand_b[0, 1] = butterfly_twiddle(Mp, order)
-    cand_bs = base.clone()
-    cand_bs[0, 0] = transpose_twiddle(butterfly_twiddle(Mp.transpose(0, 1).contiguous(), order), (0,))
+    orders = ("left-to-right", "balanced") if order == "auto" else (order,)
+    candidates = []
+    for o in orders:
+        cand_b = base.clone()
+        cand_b[0, 1] = butterfly_twiddle(Mp, o)
+        cand_bs = base.clone()
+        cand_bs[0, 0] = transpose_twiddle(butterfly_twiddle(Mp.transpose(0, 1).contiguous(), o), (0,))
+        candidates += [("butterfly B", cand_b), ("butterfly B*", cand_bs)]
     complex_ = M.is_complex()
     loss = _loss_fn(K, M, complex_)
 
@@ -79,7 +84,7 @@ def project_kmatrix(
         return (torch.view_as_real(tw) if complex_ else tw).detach().clone().contiguous()
 
     with torch.no_grad():
-        inits = [(float(loss(as_theta(c))), name, c) for name, c in (("butterfly B", cand_b), ("butterfly B*", cand_bs))]
+        inits = [(float(loss(as_theta(c))), name, c) for name, c in candidates]
     init_loss, init_name, init_tw = min(inits, key=lambda t: t[0])
     best = [init_loss, as_theta(init_tw)]
     theta = as_theta(init_tw).requires_grad_(True)

@@ -99,7 +99,7 @@ def register(sub) -> None:
     p.add_argument("--family", required=True, choices=sorted(METHODS))
     p.add_argument("--key", help="tensor name inside a .pt dict / .safetensors file")
     p.add_argument("--perm", choices=["bitrev", "search"], help="butterfly: column permutation")
-    p.add_argument("--order", choices=["left-to-right", "right-to-left", "balanced"], help="butterfly / kmatrix order")
+    p.add_argument("--order", choices=["auto", "left-to-right", "right-to-left", "balanced"], help="butterfly / kmatrix order")
     p.add_argument("--rank", type=int, help="lowrank / monarch / sparse+lowrank rank")
     p.add_argument("--nnz", type=int, help="sparse / sparse+lowrank number of nonzeros")
     p.add_argument("--nblocks", type=int, help="monarch number of blocks")
