@@ -118,17 +118,26 @@ def compress(
     replace the layer (in place) by a :class:`ProjectedLinear`; returns ``(model, reports)``
     with one :class:`LayerReport` per replaced layer.
 
-    budget: None, or the largest fraction 0 < budget ≤ 1 of each layer's m·n dense parameters
-        its structured weight may use (translated by :func:`budget_params` into a rank, nnz or
+    Parameters
+    ----------
+    model : nn.Module
+        The model (a bare ``nn.Linear``, name ``""``, is returned replaced).
+    family : str
+        One of the families of :func:`kmatrix.project`.
+    budget : float or None
+        The largest fraction 0 < budget ≤ 1 of each layer's m·n dense parameters its
+        structured weight may use (translated by :func:`budget_params` into a rank, nnz or
         width; options given in ``params`` take precedence).
-    filter: ``filter(name, module) -> bool`` selects layers (default: all); ``name`` is the
-        dotted path as in ``named_modules``.
-    finetune_data: None, or ``(X, y)`` tensors for a short fine-tune of the whole compressed
-        model (cross-entropy, Adam, ``finetune_epochs`` epochs at ``finetune_lr``;
-        :func:`finetune` for other losses).
-    params: options of the projection (``rank``, ``nblocks``, ``width``, ``perm``, ...).
-
-    A bare ``nn.Linear`` passed as ``model`` (name ``""``) is returned replaced.
+    filter : callable or None
+        ``filter(name, module) -> bool`` selects layers (default: all); ``name`` is the dotted
+        path as in ``named_modules``.
+    finetune_data : tuple or None
+        ``(X, y)`` tensors for a short fine-tune of the whole compressed model (cross-entropy,
+        Adam, ``finetune_epochs`` epochs at ``finetune_lr``; :func:`finetune` for other losses).
+    finetune_epochs, finetune_lr : int, float
+        Fine-tune settings.
+    **params
+        Options of the projection (``rank``, ``nblocks``, ``width``, ``perm``, ...).
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")

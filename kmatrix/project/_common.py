@@ -24,15 +24,28 @@ _ACCEPTED = (torch.float32, torch.float64, torch.complex64, torch.complex128)
 class ProjectionReport:
     """What ``kmatrix.project`` did.
 
-    rel_error: ‖W − M‖_F / ‖M‖_F (absolute ‖W‖_F when M = 0), in double precision.
-    time: seconds spent in the method (wall clock, excluding the error measurement).
-    num_params: W's parameter count (a complex scalar counts once).
-    optimal: True when the method provably returns a closest member of the family in Frobenius
+    Attributes
+    ----------
+    family : str
+        The family projected onto.
+    rel_error : float
+        ``‖W − M‖_F / ‖M‖_F`` (absolute ``‖W‖_F`` when M = 0), in double precision.
+    time : float
+        Seconds spent in the method (wall clock, excluding the error measurement).
+    num_params : int
+        W's parameter count (a complex scalar counts once).
+    optimal : bool
+        True when the method provably returns a closest member of the family in Frobenius
         norm (truncated SVD, top-s, diagonal averages, blockwise SVD); False for heuristics.
-    padded: True when M's shape was not one the family takes and M was zero-padded to
-        ``padded_shape`` (W is the corner of a larger structured matrix; ``optimal`` refers to
-        the corner only where the method says so).
-    details: method-specific extras (iterations, initial error, chosen permutation, ...).
+    shape : tuple
+        M's shape (m, n).
+    padded : bool
+        True when M's shape was not one the family takes and M was zero-padded to
+        ``padded_shape`` (W is the corner of a larger structured matrix).
+    padded_shape : tuple or None
+        The padded shape, or None.
+    details : dict
+        Method-specific extras (iterations, initial error, chosen order or permutation, ...).
     """
 
     family: str

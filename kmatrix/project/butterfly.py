@@ -30,7 +30,7 @@ decimation-in-time butterfly times the bit reversal). ``perm="bitrev"`` factors 
 bit reversal; ``perm="search"`` finds P greedily: at the top split (s = L − 1) the columns of
 each half make every row pair (ρ, ρ + n/2) rank one, i.e. proportional 2-vectors
 (M[ρ, j], M[ρ + n/2, j]); columns are grouped with column 0's half by the smallest total
-sin²-angle Σ_ρ (1 − |⟨ĉ_ρj, ĉ_ρ0⟩|²) (one n×n Gram-type product), the rank-1 step is taken, and
+sin²-angle ``Σ_ρ (1 − |⟨ĉ_ρj, ĉ_ρ0⟩|²)`` (one n×n Gram-type product), the rank-1 step is taken, and
 the search recurses into both halves. It recovers the bit reversal of the DFT exactly.
 Cost: O(n² log n) for the factorization (rank-1 SVDs of the n² entries at each of log n levels
 of the tree, fewer for the balanced order); the search adds O(n³) (one n×n product per level).

@@ -1,7 +1,7 @@
 """Projection onto s-sparse matrices (survey Def 2.3, §4.2): keep the s largest entries.
 
-‖M − X‖_F² = Σ_{(i,j)∉supp X} |M_ij|² + Σ_{supp} |M_ij − X_ij|², minimised over |supp X| ≤ s
-by the s entries of largest modulus (ties broken by position) with X = M there. Cost
+``‖M − X‖_F² = Σ_{(i,j)∉supp X} |M_ij|² + Σ_{supp} |M_ij − X_ij|²``, minimised over
+``|supp X| ≤ s`` by the s entries of largest modulus (ties broken by position) with X = M there. Cost
 O(mn) (``torch.topk``).
 """
 

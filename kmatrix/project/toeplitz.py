@@ -2,8 +2,9 @@
 
 Each family is a linear subspace spanned by the 0/1 indicators E_d of its (anti-, wrapped)
 diagonals; the E_d have disjoint supports, hence are orthogonal, so the orthogonal (Frobenius)
-projection is X = Σ_d (⟨M, E_d⟩ / |E_d|) E_d: every diagonal replaced by its mean. The error is
-‖M − X‖_F² = ‖M‖_F² − Σ_d |Σ_{(i,j)∈d} M_ij|² / |d| (the diagonal-average formula). Cost O(mn).
+projection is ``X = Σ_d (⟨M, E_d⟩ / |E_d|) E_d``: every diagonal replaced by its mean. The error
+is ``‖M − X‖_F² = ‖M‖_F² − Σ_d |Σ_{(i,j)∈d} M_ij|² / |d|`` (the diagonal-average formula).
+Cost O(mn).
 """
 
 from __future__ import annotations
