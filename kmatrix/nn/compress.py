@@ -27,7 +27,14 @@ __all__ = ["LayerReport", "ProjectedLinear", "budget_params", "compress", "finet
 
 
 class ProjectedLinear(nn.Module):
-    """y = W x + b with W a structured matrix (``weight``) and b the old layer's bias."""
+    """y = W x + b with W a structured matrix (``weight``) and b the old layer's bias.
+
+    Examples
+    --------
+    >>> layer = kmatrix.nn.ProjectedLinear(kmatrix.Monarch(16, 8), torch.zeros(8))
+    >>> layer(torch.randn(3, 16)).shape
+    torch.Size([3, 8])
+    """
 
     def __init__(self, weight: StructuredMatrix, bias: torch.Tensor | None = None):
         super().__init__()
@@ -49,7 +56,14 @@ class ProjectedLinear(nn.Module):
 class LayerReport:
     """One replaced layer: its dotted name, shape (out, in), the projection's relative
     Frobenius error, parameter counts before (dense weight) and after (structured weight),
-    whether the projection is optimal, padding, and the projection time."""
+    whether the projection is optimal, padding, and the projection time.
+
+    Examples
+    --------
+    >>> _, (rep,) = kmatrix.nn.compress(torch.nn.Linear(64, 64), "monarch")
+    >>> rep.shape, rep.dense_params, rep.params, rep.optimal
+    ((64, 64), 4096, 1024, True)
+    """
 
     name: str
     family: str
@@ -138,6 +152,16 @@ def compress(
         Fine-tune settings.
     **params
         Options of the projection (``rank``, ``nblocks``, ``width``, ``perm``, ...).
+
+    Examples
+    --------
+    >>> model = torch.nn.Sequential(torch.nn.Linear(32, 32), torch.nn.ReLU(), torch.nn.Linear(32, 10))
+    >>> model, reports = kmatrix.nn.compress(model, "lowrank", budget=0.25,
+    ...                                      filter=lambda name, lin: lin.out_features == 32)
+    >>> [(r.name, r.options, r.params) for r in reports]
+    [('0', {'rank': 4}, 256)]
+    >>> type(model[0]).__name__, type(model[2]).__name__
+    ('ProjectedLinear', 'Linear')
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
@@ -203,7 +227,16 @@ def finetune(
     generator: torch.Generator | None = None,
 ) -> list[float]:
     """A few epochs of Adam on ``loss_fn(model(X_batch), y_batch)`` (shuffled mini-batches);
-    returns the mean loss of each epoch. Leaves the model in eval mode."""
+    returns the mean loss of each epoch. Leaves the model in eval mode.
+
+    Examples
+    --------
+    >>> model = torch.nn.Linear(8, 3)
+    >>> X, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    >>> losses = kmatrix.nn.finetune(model, X, y, epochs=2, lr=1e-2)
+    >>> len(losses), model.training
+    (2, False)
+    """
     if not isinstance(X, torch.Tensor) or not isinstance(y, torch.Tensor) or len(X) != len(y) or len(X) == 0:
         raise ValueError("finetune_data: expected tensors (X, y) with the same non-zero length")
     opt = torch.optim.Adam(model.parameters(), lr=lr)

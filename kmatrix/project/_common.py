@@ -46,6 +46,13 @@ class ProjectionReport:
         The padded shape, or None.
     details : dict
         Method-specific extras (iterations, initial error, chosen order or permutation, ...).
+
+    Examples
+    --------
+    >>> M = torch.randn(32, 32, dtype=torch.float64)
+    >>> W, report = kmatrix.project(M, "lowrank", rank=4)
+    >>> report.optimal, report.num_params, report.padded
+    (True, 256, False)
     """
 
     family: str
