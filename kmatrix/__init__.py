@@ -5,7 +5,7 @@ Matrices and (not so) Deep Learning").
 constructions, ``kmatrix.circuits`` arithmetic circuits, ``kmatrix.theorems`` the
 kaleidoscope theorems as constructions (benes, sparse_to_kmatrix, …), ``kmatrix.nn`` the layers."""
 
-from . import circuits, nn, theorems, transforms
+from . import circuits, nn, project, theorems, transforms  # project: a callable package
 from .core import AccuracyWarning, Product, Scaled, StructuredMatrix, Sum, load, merge, save
 from .families import (
     LDR,
@@ -27,6 +27,8 @@ from .families import (
     Toeplitz,
     Vandermonde,
 )
+from .interop import aslinearoperator
+from .project import ProjectionReport
 from .theorems import (
     acdc,
     benes,
@@ -41,8 +43,6 @@ from .theorems import (
     kmatrix_sum,
     sparse_to_kmatrix,
 )
-
-from .interop import aslinearoperator
 
 __version__ = "0.1.0"
 
@@ -61,6 +61,7 @@ __all__ = [
     "Monarch",
     "Permutation",
     "Product",
+    "ProjectionReport",
     "RealPart",
     "Scaled",
     "Sparse",
@@ -86,6 +87,7 @@ __all__ = [
     "load",
     "merge",
     "nn",
+    "project",
     "save",
     "sparse_to_kmatrix",
     "theorems",

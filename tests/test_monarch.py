@@ -29,7 +29,10 @@ def test_default_blocks_square(gen):
     M = kmatrix.Monarch(64, generator=gen)
     assert M.nblocks == 8 and M.in_block == 8 and M.out_block == 8 and M.padded_shape == (64, 64)
     assert M.num_params == 2 * 64 * 8  # 2 n^{3/2}
-    assert kmatrix.Monarch(10).nblocks == 4  # ⌈√10⌉
+    assert kmatrix.Monarch(10).nblocks == 2  # divisor of 10 closest to √10 ≈ 3.2
+    assert kmatrix.Monarch(32).nblocks == 4 and kmatrix.Monarch(32, 48).nblocks == 8
+    assert kmatrix.Monarch(7).nblocks == 3  # no divisor near √7: ⌈√7⌉, padded to 9
+    assert kmatrix.Monarch(7).padded_shape == (9, 9)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.complex64])

@@ -32,7 +32,7 @@ from torch import nn
 from ..core.structured import StructuredMatrix
 from ..core.validation import as_tensor, check_finite, check_positive_int
 
-__all__ = ["Monarch", "monarch_flops"]
+__all__ = ["Monarch", "default_nblocks", "monarch_flops"]
 
 
 def monarch_flops(k: int, r: int, p: int, l: int, is_complex: bool) -> int:
@@ -40,6 +40,17 @@ def monarch_flops(k: int, r: int, p: int, l: int, is_complex: bool) -> int:
     if is_complex:
         return k * k * r * (8 * p - 2) + k * l * (8 * k * r - 2)
     return k * k * r * (2 * p - 1) + k * l * (2 * k * r - 1)
+
+
+def default_nblocks(m: int, n: int) -> int:
+    """The divisor d of gcd(m, n) closest to √max(m, n) (the smaller one on ties) when
+    √max/2 ≤ d ≤ 2√max, so that no padding is needed; otherwise ⌈√max(m, n)⌉."""
+    root = math.sqrt(max(m, n))
+    g = math.gcd(m, n)
+    divisors = [d for d in range(1, g + 1) if g % d == 0 and root / 2 <= d <= 2 * root]
+    if divisors:
+        return min(divisors, key=lambda d: (abs(d - root), d))
+    return math.isqrt(max(m, n) - 1) + 1
 
 
 def _randn(shape, dtype, device, generator, std):
@@ -60,8 +71,10 @@ class Monarch(StructuredMatrix):
         Shape out_size × in_size (``out_size`` defaults to ``in_size``). Sizes that ``nblocks``
         does not divide are zero-padded to n' = k⌈n/k⌉ (input) and truncated (output).
     nblocks : int or None
-        k, the number of blocks of each factor; default ⌈√max(in_size, out_size)⌉ (the paper's
-        √n blocks of size √n for square n). 1 ≤ k ≤ max(in_size, out_size).
+        k, the number of blocks of each factor, 1 ≤ k ≤ max(in_size, out_size). Default
+        (:func:`default_nblocks`): the divisor of both sizes closest to √max(in_size, out_size)
+        if one lies within a factor 2 of it (no padding; the paper's √n blocks of size √n for
+        square n = k²), else ⌈√max(in_size, out_size)⌉.
     rank : int
         r ≥ 1, the rank of each l×p block (the paper's Monarch is r = 1).
     init : str or (L, R)
@@ -100,7 +113,7 @@ class Monarch(StructuredMatrix):
         n = check_positive_int(in_size, "in_size")
         m = n if out_size is None else check_positive_int(out_size, "out_size")
         if nblocks is None:
-            k = math.isqrt(max(m, n) - 1) + 1  # ⌈√max(m, n)⌉
+            k = default_nblocks(m, n)
         else:
             k = check_positive_int(nblocks, "nblocks")
             if k > max(m, n):

@@ -1,8 +1,10 @@
 """Neural-network layers built on structured matrices: ``StructuredLinear`` (drop-in
 ``nn.Linear`` for every learnable family, chosen by name and optionally by a parameter
-budget), ``KLinear`` (its K-matrix case), ``replace_linear`` (model surgery), ``summary`` and
-``param_groups`` (no weight decay on structured twiddles)."""
+budget), ``KLinear`` (its K-matrix case), ``replace_linear`` (model surgery), ``summary``,
+``param_groups`` (no weight decay on structured twiddles) and ``compress`` (project a trained
+model's linear layers onto a structured family, :func:`kmatrix.project`)."""
 
+from .compress import LayerReport, ProjectedLinear, compress, finetune
 from .klinear import KLinear
 from .registry import FAMILIES, FamilySpec, get_family, register_family, solve_budget
 from .replace import replace_linear
@@ -14,8 +16,12 @@ __all__ = [
     "FAMILIES",
     "FamilySpec",
     "KLinear",
+    "LayerReport",
+    "ProjectedLinear",
     "StructuredLinear",
     "Summary",
+    "compress",
+    "finetune",
     "get_family",
     "param_groups",
     "register_family",

@@ -54,6 +54,7 @@ from ..families import (
 )
 from ..families._twiddle import make_twiddle, padded_size, set_twiddle_
 from ..families.kaleidoscope import kmatrix_size
+from ..families.monarch import default_nblocks
 
 __all__ = ["FAMILIES", "FamilySpec", "get_family", "register_family", "solve_budget"]
 
@@ -524,7 +525,8 @@ def _monarch_init(W, in_f, out_f, generator, **_):
 
 
 def _monarch_nblocks(in_f, out_f, nblocks=None):
-    return math.isqrt(max(in_f, out_f) - 1) + 1 if nblocks is None else check_positive_int(nblocks, "nblocks")
+    """The k that ``Monarch(in_f, out_f, nblocks)`` uses (its default: ``default_nblocks``)."""
+    return default_nblocks(out_f, in_f) if nblocks is None else check_positive_int(nblocks, "nblocks")
 
 
 def _monarch_build(in_f, out_f, dtype, device, generator, nblocks=None, rank=1):

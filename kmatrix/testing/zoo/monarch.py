@@ -26,7 +26,7 @@ def _perm_matrix(dest: list[int]) -> torch.Tensor:
 
 
 def monarch_reference(M: Monarch) -> torch.Tensor:
-    k, r, p, l = M.nblocks, M.rank, M.in_block, M.out_block
+    k, r, l = M.nblocks, M.rank, M.out_block
     Rbd = torch.block_diag(*[M.R.detach()[i].to(WIDE) for i in range(k)])  # (k·k·r, k·p)
     Lbd = torch.block_diag(*[M.L.detach()[c].to(WIDE) for c in range(k)])  # (k·l, k·k·r)
     # Pᵀ: R's output (i, c, ρ) at i·k·r + c·r + ρ goes to L's input (c, i, ρ) at c·k·r + i·r + ρ
