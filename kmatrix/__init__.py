@@ -5,7 +5,7 @@ Matrices and (not so) Deep Learning").
 constructions, ``kmatrix.circuits`` arithmetic circuits, ``kmatrix.theorems`` the
 kaleidoscope theorems as constructions (benes, sparse_to_kmatrix, …), ``kmatrix.nn`` the layers."""
 
-from . import circuits, nn, theorems, transforms
+from . import circuits, learn, nn, theorems, transforms
 from .core import Product, Scaled, StructuredMatrix, Sum, load, merge, save
 from .families import (
     LDR,
@@ -82,6 +82,7 @@ __all__ = [
     "is_horizontal_step",
     "kmatrix_product",
     "kmatrix_sum",
+    "learn",
     "load",
     "merge",
     "nn",
