@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import kmatrix
-from kmatrix.learn import FAMILIES, TARGETS, make_family, make_target, recover
+from kmatrix.learn import FAMILIES, make_family, make_target, recover
 
 N = 8
 
@@ -28,7 +28,7 @@ def _explicit(name, n):
         f = np.where(j == n - 1, math.sqrt(1 / (4 * n)), math.sqrt(1 / (2 * n)))
         return 2 * f[:, None] * np.sin(np.pi * (j[:, None] + 1) * (2 * j[None, :] + 1) / (2 * n))
     if name == "hadamard":
-        return np.array([[(-1) ** bin(a & b).count("1") for b in j] for a in j]) / math.sqrt(n)
+        return np.array([[(-1) ** int(a & b).bit_count() for b in j] for a in j]) / math.sqrt(n)
     if name == "hartley":
         a = 2 * np.pi * jk / n
         return (np.cos(a) + np.sin(a)) / math.sqrt(n)
@@ -81,10 +81,10 @@ def test_families_respect_budgets(name, gen):
     for budget in (2 * n * 4, 4 * n * 4, n * n):
         M = make_family(name, n, budget=budget, generator=gen)
         if M is not None:
-            assert M.num_real_params <= budget, (name, budget, M.num_real_params)
+            assert M.num_params <= budget, (name, budget, M.num_params)
             assert M.shape == (n, n) and torch.isfinite(M.to_dense()).all()
     Mc = make_family(name, n, budget=n * n, dtype=torch.complex128, generator=gen)
-    assert Mc is None or (Mc.is_complex and Mc.num_real_params <= n * n)
+    assert Mc is None or (Mc.is_complex and Mc.num_params <= n * n)
 
 
 def test_family_bad_input(gen):
@@ -94,7 +94,7 @@ def test_family_bad_input(gen):
         make_family("dense", 8, width=2)
     with pytest.raises(ValueError, match="budget: expected a positive integer"):
         make_family("dense", 8, budget=0)
-    with pytest.raises(ValueError, match="budget: 3 real parameters are too few for the dense family"):
+    with pytest.raises(ValueError, match="budget: 3 parameters are too few for the dense family"):
         recover("dft", "dense", 8, budget=3, restarts=1)
     with pytest.raises(ValueError, match="the dft target is complex"):
         recover("dft", "kmatrix", 8, complex_family=False, restarts=1)

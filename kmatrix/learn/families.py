@@ -1,11 +1,12 @@
 """The learnable families, by name, with parameter budgets (survey Question 2.3, §4–5).
 
 Each entry builds a freshly, randomly initialised n×n :class:`~kmatrix.StructuredMatrix` whose
-number of real parameters (``num_real_params``; a complex scalar counts twice) is the largest
-the family allows within a budget, so families are compared at matched parameter counts:
+number of parameters (``num_params``: scalars of its field, a complex scalar counts once, so a
+complex target compares complex families on the same footing as a real one real families) is
+the largest the family allows within a budget, so families are compared at matched counts:
 
 ============== ======================================= ===============================
-name           configuration chosen for a budget b     real parameters (real dtype)
+name           configuration chosen for a budget b     parameters
 ============== ======================================= ===============================
 dense          all entries (needs b ≥ n²)              n²
 lowrank        rank r = ⌊b / 2n⌋                       2rn
@@ -14,12 +15,15 @@ sparse+lowrank s = b/2 entries + rank ⌊b / 4n⌋         s + 2rn
 toeplitz       first column and row (needs b ≥ 2n−1)   2n − 1
 circulant      first column (needs b ≥ n)              n
 ldr            Toeplitz-like (Z_1, Z_−1), rank ⌊b/2n⌋  2rn
+monarch        k blocks, k the largest power of two     2nk (n divisible by k)
+               ≤ b/2n dividing n (default k ≈ √n)
 butterfly      one butterfly B (needs b ≥ 2N log2 N)   2N log2 N
 kmatrix        (BB*)^w, w = ⌊b / 4N log2 N⌋ (or given) 4wN log2 N
 ============== ======================================= ===============================
 
-(N = 2^⌈log2 n⌉; complex dtypes double every count.) ``"kmatrix"`` follows the dtype it is
-given; for a real target ``complex_output=True`` learns ``RealPart`` of a complex K-matrix.
+(N = 2^⌈log2 n⌉.) ``"kmatrix"`` follows the dtype it is given; for a real target
+``complex_output=True`` learns ``RealPart`` of a complex K-matrix (its complex scalars then
+count twice against the real budget).
 
 Twiddle families train better when every 2×2 block starts and stays unitary for a while
 (the targets of §5 are products of unitary blocks): :func:`unitary_twiddles` parametrises each
@@ -45,6 +49,7 @@ from ..families import (
     Dense,
     KMatrix,
     LowRank,
+    Monarch,
     RealPart,
     Sparse,
     SparsePlusLowRank,
@@ -66,17 +71,13 @@ def _randn(shape, dtype, gen, scale):
 @dataclass(frozen=True)
 class Family:
     """``build(n, budget, dtype, generator, width)`` -> a random matrix, or None when the budget
-    (real parameters, real dtype) is below what the family needs; ``twiddles``: trained with
+    (scalars of dtype) is below what the family needs; ``twiddles``: trained with
     the unitary phase first."""
 
     name: str
     build: Callable
     twiddles: bool = False
     description: str = ""
-
-
-def _count_scale(dtype) -> int:
-    return 2 if dtype.is_complex else 1
 
 
 def _dense(n, b, dtype, g, width):
@@ -141,6 +142,20 @@ def _ldr(n, b, dtype, g, width):
     return LDR.toeplitz_like(_randn((n, r), dtype, g, s), _randn((n, r), dtype, g, s), dtype=dtype)
 
 
+def _monarch(n, b, dtype, g, width):
+    # θ = 2·n·k (rank 1, k blocks of size n/k, n divisible by k); the paper's k = √n by default
+    if b is None:
+        k = 1 << max(0, (math.isqrt(n)).bit_length() - 1)
+    else:
+        k = 1 << max(0, (b // (2 * n)).bit_length() - 1) if b >= 2 * n else 0
+        k = min(k, n)
+    while k >= 1 and n % k:
+        k //= 2
+    if k < 1:
+        return None
+    return Monarch(n, nblocks=k, dtype=dtype, generator=g)
+
+
 def _butterfly(n, b, dtype, g, width):
     N = padded_size(n)
     if b is not None and b < 2 * N * _log2(n):
@@ -169,6 +184,7 @@ FAMILIES: dict[str, Family] = {
         Family("toeplitz", _toeplitz, False, "Toeplitz (§4.5)"),
         Family("circulant", _circulant, False, "circulant (§4.5)"),
         Family("ldr", _ldr, False, "Toeplitz-like low displacement rank (Def 4.2)"),
+        Family("monarch", _monarch, False, "Monarch P L Pᵀ R, k blocks (Dao et al. 2022)"),
         Family("butterfly", _butterfly, True, "one butterfly matrix (Def 5.3)"),
         Family("kmatrix", _kmatrix, True, "K-matrix (BB*)^w (Def 5.4)"),
     ]
@@ -189,8 +205,8 @@ def make_family(
     complex_output: bool = False,
     generator: torch.Generator | None = None,
 ) -> StructuredMatrix | None:
-    """A random n×n member of family ``name`` within ``budget`` real parameters (counted for
-    the real dtype; None: the family's default size), or None when the budget is too small.
+    """A random n×n member of family ``name`` within ``budget`` parameters (scalars of
+    ``dtype``; None: the family's default size), or None when the budget is too small.
     ``width``: the K-matrix width (overrides the budget). ``complex_output``: for a real
     ``dtype``, RealPart of a complex matrix of the family (twice the parameters)."""
     if not isinstance(name, str) or name not in FAMILIES:
@@ -213,8 +229,7 @@ def make_family(
         b = None if budget is None else budget // 2  # complex parameters count twice
         M = FAMILIES[name].build(n, b, base_dtype, generator, width)
         return None if M is None else RealPart(M)
-    b = None if budget is None else budget // _count_scale(dtype)
-    return FAMILIES[name].build(n, b, dtype, generator, width)
+    return FAMILIES[name].build(n, budget, dtype, generator, width)
 
 
 # ---------------------------------------------------------------------------------------------

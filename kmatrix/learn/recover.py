@@ -34,8 +34,8 @@ __all__ = ["Recovery", "recover"]
 @dataclass
 class Recovery:
     """The outcome of :func:`recover`: ``error`` the best matrix error over the restarts,
-    ``errors`` / ``times`` per restart, ``model`` the best model, ``params`` its real parameter
-    count, ``histories`` the fit histories (all phases) of the best restart."""
+    ``errors`` / ``times`` per restart, ``model`` the best model, ``params`` its parameter count
+    (``num_params``), ``histories`` the fit histories (all phases) of the best restart."""
 
     target: str
     family: str
@@ -138,7 +138,7 @@ def recover(
     probe = make_family(family, n, budget=budget, width=width, dtype=dtype, complex_output=complex_output,
                         generator=torch.Generator().manual_seed(0))
     if probe is None:
-        raise ValueError(f"budget: {budget} real parameters are too few for the {family} family at n = {n}")
+        raise ValueError(f"budget: {budget} parameters are too few for the {family} family at n = {n}")
     data_dtype = torch.complex128 if (cplx and not complex_output) else torch.float64
     if samples is None:  # twice as many real equations as real unknowns, at most n samples
         L = max(16, min(n, math.ceil(2 * probe.num_real_params / (n * (2 if data_dtype.is_complex else 1)))))
@@ -150,7 +150,7 @@ def recover(
     if data_dtype.is_complex:
         X = X / math.sqrt(2)
     Y = X @ T.T.to(data_dtype)
-    rec = Recovery(target, family, n, probe.num_real_params, config=_config(probe))
+    rec = Recovery(target, family, n, probe.num_params, config=_config(probe))
     start = time.perf_counter()
     for r in range(restarts):
         left = None if max_time is None else max_time - (time.perf_counter() - start)
@@ -168,7 +168,7 @@ def recover(
         if hist and hist[-1].status == "converged":
             pass
         else:
-            left = None if max_time is None else max_time - (time.perf_counter() - start)
+            left = None if max_time is None else max(0.0, max_time - (time.perf_counter() - start))
             hist.append(fit(M, X, Y, optimizer="auto", lr=lr / 10 if fam.twiddles else lr,
                             steps=steps if fam.twiddles else min(steps, 300), lbfgs_steps=lbfgs_steps,
                             tol=tol, max_time=left, progress=progress))
