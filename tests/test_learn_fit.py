@@ -162,6 +162,23 @@ def test_fit_trains_every_factor_of_a_product(gen):
     torch.testing.assert_close(P.to_dense().detach(), T, rtol=0, atol=1e-7 * float(T.abs().max()))
 
 
+def test_fit_trains_both_factors_of_matmul(gen):
+    """``A @ B`` shares θ with A and B (compositions are lazy products): SingleLayer(A @ B) trains
+    both K-matrices; the target is a planted product of the same shape."""
+    n = 8
+    A = kmatrix.KMatrix(n, dtype=F64, generator=gen)
+    B = kmatrix.KMatrix(n, dtype=F64, generator=gen)
+    AB = A @ B
+    assert {id(A.twiddle), id(B.twiddle)} <= {id(p) for p in AB.parameters()}
+    a0, b0 = A.twiddle.detach().clone(), B.twiddle.detach().clone()
+    T = torch.randn(n, n, dtype=F64, generator=gen)
+    X = torch.randn(2 * n, n, dtype=F64, generator=gen)
+    h = fit(SingleLayer(AB), X, X @ T.T, steps=60, lbfgs_steps=30, tol=None, progress=False)
+    assert not torch.equal(A.twiddle.detach(), a0) and not torch.equal(B.twiddle.detach(), b0)
+    assert h.final_loss < h.loss[0]
+    torch.testing.assert_close(AB.to_dense().detach(), A.to_dense().detach() @ B.to_dense().detach())
+
+
 def test_divergence_stops_with_message_and_best_parameters(gen):
     X = torch.randn(20, 5, dtype=F64, generator=gen)
     Y = torch.randn(20, 5, dtype=F64, generator=gen)

@@ -80,6 +80,7 @@ def plot_atlas(rows: list[dict], path: str) -> None:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    import matplotlib.ticker
 
     targets = list(dict.fromkeys(r["target"] for r in rows))
     families = list(dict.fromkeys(r["family"] for r in rows))
@@ -94,6 +95,7 @@ def plot_atlas(rows: list[dict], path: str) -> None:
             if pts:
                 ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", ms=3, lw=1,
                           color=colors[j % len(colors)], label=f)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
         ax.set_title(f"{t} (n = {rows[0]['n']})", fontsize=9)
         ax.grid(True, which="both", alpha=0.3)
         ax.tick_params(labelsize=7)
