@@ -360,6 +360,20 @@ def fit(
         is small (X, Y and each parameter under 2^20 scalars), where a step is many small ops
         that threads cannot speed up and that oversubscribed cores slow down badly (20× was
         measured on a loaded 2-core machine); otherwise torch's setting.
+
+    Examples
+    --------
+    Algorithm 1 on a convex problem (identity g, a dense W), then the default Adam + L-BFGS:
+
+    >>> from kmatrix.learn import fit
+    >>> X = torch.eye(3, dtype=torch.float64)
+    >>> Y = torch.tensor([[1.0, 2.0], [0.0, 1.0], [3.0, -1.0]], dtype=torch.float64)
+    >>> layer = kmatrix.nn.SingleLayer(kmatrix.Dense(torch.zeros(2, 3, dtype=torch.float64)))
+    >>> h = fit(layer, X, Y, optimizer="gd", lr=0.25, steps=200, eps=1e-20, tol=None)
+    >>> h.status, h.final_error < 1e-10     # stopped at E < ε
+    ('converged', True)
+    >>> h.loss[0] > h.loss[1] > h.loss[2]      # E decreases at every step for this small η
+    True
     """
     X, Y = _check_data(model, X, Y)
     if optimizer not in OPTIMIZERS:

@@ -47,6 +47,15 @@ class SingleLayer(nn.Module):
 
     ``g_prime`` is g′ for the named activations (None for a callable: autograd differentiates
     it). ``num_params`` counts every trained scalar (W's θ and an activation module's).
+
+    Examples
+    --------
+    >>> W = kmatrix.Dense(torch.tensor([[1.0, -2.0], [0.5, 3.0]]))
+    >>> layer = kmatrix.nn.SingleLayer(W, "relu")
+    >>> layer(torch.tensor([1.0, 1.0]))
+    tensor([0.0000, 3.5000], grad_fn=<ReluBackward0>)
+    >>> layer.shape, layer.num_params, layer.is_linear
+    ((2, 2), 4, False)
     """
 
     def __init__(self, W: StructuredMatrix, activation=None):
