@@ -5,7 +5,7 @@ Matrices and (not so) Deep Learning").
 constructions, ``kmatrix.circuits`` arithmetic circuits, ``kmatrix.theorems`` the
 kaleidoscope theorems as constructions (benes, sparse_to_kmatrix, …), ``kmatrix.nn`` the layers."""
 
-from . import circuits, nn, project, theorems, transforms  # project: a callable package
+from . import circuits, learn, nn, project, theorems, transforms  # project: a callable package
 from .core import AccuracyWarning, Product, Scaled, StructuredMatrix, Sum, load, merge, save
 from .families import (
     LDR,
@@ -47,8 +47,8 @@ from .theorems import (
 __version__ = "0.1.0"
 
 __all__ = [
-    "AccuracyWarning",
     "LDR",
+    "AccuracyWarning",
     "Butterfly",
     "Cauchy",
     "Circulant",
@@ -84,6 +84,7 @@ __all__ = [
     "is_horizontal_step",
     "kmatrix_product",
     "kmatrix_sum",
+    "learn",
     "load",
     "merge",
     "nn",

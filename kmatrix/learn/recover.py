@@ -1,0 +1,184 @@
+"""Recovering a transform from samples with random restarts (ICML 2019's butterfly experiment).
+
+Given a target T (:mod:`kmatrix.learn.targets`) and a family (:mod:`kmatrix.learn.families`),
+draw L random inputs X (Gaussian, real or complex as T), Y = X Tᵀ, and fit a fresh random member
+of the family with :func:`~kmatrix.learn.fit`, up to ``restarts`` times, stopping at the first
+restart whose matrix error ‖W − T‖_F / ‖T‖_F is ≤ ``success``. The recipe:
+
+* twiddle families (butterfly, kmatrix): Adam on unitary blocks (:func:`unitary_twiddles`,
+  ``unitary_steps``), then Adam on free twiddles (``steps``, lr/10), then L-BFGS (the finisher);
+* the others: a short Adam phase then L-BFGS (their least-squares problems are convex or
+  benign: dense, Toeplitz, circulant, LDR, sparse are linear in θ; low rank has no spurious
+  minima).
+
+A real target may be fitted by a complex family on complex samples (W ≈ T), or through
+RealPart on real samples (``real_part=True``: Re W ≈ T, the route to the DCT and DST).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import torch
+
+from ..families import RealPart
+from .families import FAMILIES, make_family, unitary_twiddles
+from .fit import fit
+from .targets import TARGETS, make_target
+
+__all__ = ["Recovery", "recover"]
+
+
+@dataclass
+class Recovery:
+    """The outcome of :func:`recover`: ``error`` the best matrix error over the restarts,
+    ``errors`` / ``times`` per restart, ``model`` the best model, ``params`` its parameter count
+    (``num_params``), ``histories`` the fit histories (all phases) of the best restart."""
+
+    target: str
+    family: str
+    n: int
+    params: int
+    error: float = math.inf
+    errors: list[float] = field(default_factory=list)
+    times: list[float] = field(default_factory=list)
+    restarts: int = 0
+    total_time: float = 0.0
+    model: object = None
+    histories: list = field(default_factory=list)
+    config: str = ""
+
+    @property
+    def success_time(self) -> float:
+        """Seconds of the restarts up to and including the best one."""
+        if not self.errors:
+            return math.nan
+        i = min(range(len(self.errors)), key=lambda k: self.errors[k])
+        return sum(self.times[: i + 1])
+
+    def row(self) -> dict:
+        return {"target": self.target, "family": self.family, "n": self.n, "config": self.config,
+                "params": self.params, "error": self.error, "restarts": self.restarts,
+                "time_s": round(self.total_time, 2), "time_to_best_s": round(self.success_time, 2)}
+
+
+def _matrix_error(M, T: torch.Tensor) -> float:
+    with torch.no_grad():
+        D = M.to_dense()
+        D = D.to(T.dtype) if T.is_complex() or not D.is_complex() else D
+        return float((D - T).norm() / T.norm())
+
+
+def _config(M) -> str:
+    base = M.base if isinstance(M, RealPart) else M
+    parts = [type(base).__name__]
+    for attr in ("width", "rank", "nnz"):
+        v = getattr(base, attr, None)
+        if isinstance(v, int):
+            parts.append(f"{attr}={v}")
+    if isinstance(M, RealPart):
+        parts.append("RealPart")
+    if base.is_complex:
+        parts.append("complex")
+    return " ".join(parts)
+
+
+def recover(
+    target: str,
+    family: str,
+    n: int,
+    *,
+    width: int | None = None,
+    budget: int | None = None,
+    complex_family: bool | None = None,
+    real_part: bool = False,
+    restarts: int = 8,
+    samples: int | None = None,
+    unitary_steps: int = 2000,
+    steps: int = 1000,
+    lbfgs_steps: int = 500,
+    lr: float = 0.01,
+    success: float = 1e-6,
+    tol: float = 1e-13,
+    seed: int = 0,
+    max_time: float | None = None,
+    progress: bool | None = None,
+) -> Recovery:
+    """Learn ``target`` (n×n) with ``family`` from ``samples`` random Gaussian samples, up to
+    ``restarts`` random restarts.
+
+    ``width`` / ``budget``: the family's size (see :func:`make_family`). ``complex_family``: a
+    complex member (default: complex exactly when the target is); for a real target it is fitted
+    on complex samples (W ≈ T as a complex matrix) unless ``real_part``: then RealPart(W) is
+    fitted on real samples (Re W ≈ T; how the DCT/DST are reached). ``samples``: default
+    max(16, min(n, ⌈2·params / n⌉)) — twice as many equations as unknowns, which the matrix
+    error (reported) checks. ``success``: stop restarting at this matrix error. ``tol``: each fit's
+    target (relative training error). ``max_time``: wall-clock budget for all restarts.
+    ``seed`` fixes the target's randomness, the samples and every restart's initialisation.
+    """
+    if not isinstance(target, str) or target not in TARGETS:
+        raise ValueError(f"target: expected one of {', '.join(TARGETS)}, got {target!r}")
+    if not isinstance(family, str) or family not in FAMILIES:
+        raise ValueError(f"family: expected one of {', '.join(FAMILIES)}, got {family!r}")
+    if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
+        raise ValueError(f"restarts: expected a positive integer, got {restarts!r}")
+    g = torch.Generator()
+    g.manual_seed(seed)
+    T = make_target(target, n, g)
+    tgt = TARGETS[target]
+    cplx = tgt.is_complex or bool(complex_family) or bool(real_part)
+    if tgt.is_complex and (complex_family is False or real_part):
+        raise ValueError(f"complex_family, real_part: the {target} target is complex; it needs a complex family "
+                         "and complex samples")
+    fam = FAMILIES[family]
+    complex_output = bool(real_part)
+    dtype = torch.float64 if (not cplx or complex_output) else torch.complex128
+    probe = make_family(family, n, budget=budget, width=width, dtype=dtype, complex_output=complex_output,
+                        generator=torch.Generator().manual_seed(0))
+    if probe is None:
+        raise ValueError(f"budget: {budget} parameters are too few for the {family} family at n = {n}")
+    data_dtype = torch.complex128 if (cplx and not complex_output) else torch.float64
+    if samples is None:  # twice as many real equations as real unknowns, at most n samples
+        L = max(16, min(n, math.ceil(2 * probe.num_real_params / (n * (2 if data_dtype.is_complex else 1)))))
+    else:
+        L = samples
+    if isinstance(L, bool) or not isinstance(L, int) or L < 1:
+        raise ValueError(f"samples: expected a positive integer, got {samples!r}")
+    X = torch.randn(L, n, dtype=data_dtype, generator=g)
+    if data_dtype.is_complex:
+        X = X / math.sqrt(2)
+    Y = X @ T.T.to(data_dtype)
+    rec = Recovery(target, family, n, probe.num_params, config=_config(probe))
+    start = time.perf_counter()
+    for r in range(restarts):
+        left = None if max_time is None else max_time - (time.perf_counter() - start)
+        if left is not None and left <= 0:
+            break
+        t0 = time.perf_counter()
+        gr = torch.Generator()
+        gr.manual_seed(seed * 1000003 + r + 1)
+        M = make_family(family, n, budget=budget, width=width, dtype=dtype, complex_output=complex_output, generator=gr)
+        hist = []
+        if fam.twiddles and unitary_steps > 0:
+            with unitary_twiddles(M, gr):
+                hist.append(fit(M, X, Y, optimizer="adam", lr=lr, steps=unitary_steps, tol=tol,
+                                max_time=left, progress=progress))
+        if hist and hist[-1].status == "converged":
+            pass
+        else:
+            left = None if max_time is None else max(0.0, max_time - (time.perf_counter() - start))
+            hist.append(fit(M, X, Y, optimizer="auto", lr=lr / 10 if fam.twiddles else lr,
+                            steps=steps if fam.twiddles else min(steps, 300), lbfgs_steps=lbfgs_steps,
+                            tol=tol, max_time=left, progress=progress))
+        err = _matrix_error(M, T)
+        rec.errors.append(err)
+        rec.times.append(time.perf_counter() - t0)
+        rec.restarts = r + 1
+        if err < rec.error:
+            rec.error, rec.model, rec.histories = err, M, hist
+        if err <= success:
+            break
+    rec.total_time = time.perf_counter() - start
+    return rec

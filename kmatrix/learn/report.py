@@ -1,0 +1,114 @@
+"""Files people look at: CSV tables and PNG plots of learning runs and of the atlas, written
+atomically (a temporary file in the same folder, then os.replace)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import os
+import tempfile
+
+__all__ = ["atomic_write", "history_curve", "plot_atlas", "plot_curves", "write_csv"]
+
+
+def atomic_write(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder + os.replace."""
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; give the file the usual mode
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def write_csv(path: str, rows: list[dict]) -> None:
+    buf = io.StringIO()
+    w = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    w.writeheader()
+    w.writerows(rows)
+    atomic_write(path, buf.getvalue().encode())
+
+
+def plot_curves(path: str, curves: list[tuple[str, list[float], list[float]]], title: str) -> None:
+    """Relative error (log scale) against seconds, one line per (label, times, errors)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    for label, t, e in curves:
+        pts = [(a, b) for a, b in zip(t, e) if math.isfinite(b) and b > 0]
+        if pts:
+            ax.semilogy([p[0] for p in pts], [p[1] for p in pts], label=label, lw=1.2)
+    ax.set_xlabel("seconds")
+    ax.set_ylabel("relative error ‖Ŷ − Y‖ / ‖Y‖")
+    ax.set_title(title)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    plt.close(fig)
+    atomic_write(path, buf.getvalue())
+
+
+def history_curve(histories) -> tuple[list[float], list[float]]:
+    """Concatenate the phases of one restart: (seconds, relative error) at full-batch steps."""
+    t_all, e_all, offset = [], [], 0.0
+    for h in histories:
+        for t, e in zip(h.time, h.error):
+            if math.isfinite(e):
+                t_all.append(offset + t)
+                e_all.append(e)
+        offset += h.wall_time
+    return t_all, e_all
+
+
+def plot_atlas(rows: list[dict], path: str) -> None:
+    """Error vs parameters on log axes, one panel per target, one line per family (PNG, written
+    atomically)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import matplotlib.ticker
+
+    targets = list(dict.fromkeys(r["target"] for r in rows))
+    families = list(dict.fromkeys(r["family"] for r in rows))
+    cols = min(4, len(targets))
+    nrows = math.ceil(len(targets) / cols)
+    fig, axes = plt.subplots(nrows, cols, figsize=(3.6 * cols, 2.9 * nrows), squeeze=False)
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    for i, t in enumerate(targets):
+        ax = axes[i // cols][i % cols]
+        for j, f in enumerate(families):
+            pts = sorted({(r["params"], max(r["error"], 1e-16)) for r in rows if r["target"] == t and r["family"] == f})
+            if pts:
+                ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o-", ms=3, lw=1,
+                          color=colors[j % len(colors)], label=f)
+        ax.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+        ax.set_title(f"{t} (n = {rows[0]['n']})", fontsize=9)
+        ax.grid(True, which="both", alpha=0.3)
+        ax.tick_params(labelsize=7)
+        if i % cols == 0:
+            ax.set_ylabel("relative error", fontsize=8)
+        if i // cols == nrows - 1:
+            ax.set_xlabel("parameters (scalars)", fontsize=8)
+    for k in range(len(targets), nrows * cols):
+        axes[k // cols][k % cols].axis("off")
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8)
+    fig.tight_layout(rect=(0, 0.06 if nrows > 1 else 0.12, 1, 1))
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=100)
+    plt.close(fig)
+    atomic_write(path, buf.getvalue())
