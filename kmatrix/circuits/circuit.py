@@ -47,12 +47,34 @@ _GATE_OPS = (LIN, MUL, DIV)
 #: (node indices, ``b = None`` for a unary lin gate); ``alpha``, ``beta`` the lin coefficients;
 #: for a const node ``alpha`` is its value.
 Gate = namedtuple("Gate", ["op", "a", "b", "alpha", "beta"])
+Gate.__doc__ = """One node of a circuit as stored (:meth:`Circuit.node`): ``op`` in {"in", "const",
+"lin", "mul", "div"}; operands ``a``, ``b`` (node indices, ``b = None`` for a unary lin gate);
+``alpha``, ``beta`` the lin coefficients (α·a + β·b); for a const node ``alpha`` is its value.
+
+Examples
+--------
+>>> from kmatrix import circuits
+>>> c = circuits.Circuit(2)
+>>> node = c.output(3 * c.x[0] + c.x[1])
+>>> c.node(node)
+Gate(op='lin', a=0, b=1, alpha=3, beta=1)
+"""
 
 
 class Wire:
     """A builder value: ``coef · node`` (``node`` an index), or the constant ``coef`` when
     ``node is None``. Arithmetic on wires appends gates to their circuit, folding constant
-    factors into the coefficients of linear gates."""
+    factors into the coefficients of linear gates.
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> c = circuits.Circuit(2)
+    >>> w = 3 * c.x[0] - c.x[1] / 2               # one linear gate: constants fold into it
+    >>> node = c.output(w * w)
+    >>> c.size, c.evaluate([1, 2], field="fraction") == [4]
+    (2, True)
+    """
 
     __slots__ = ("circuit", "coef", "node")
 
@@ -73,6 +95,17 @@ class Wire:
         return Wire(self.circuit, None, self.circuit._constant(other, "operand"))
 
     def __add__(self, other):
+        """``w + v`` (a wire or a constant): a linear gate α·a + β·b, the constants folded into
+        α, β (``2 * c.x[0] + c.x[1]`` is one gate).
+
+        Examples
+        --------
+        >>> from kmatrix import circuits
+        >>> c = circuits.Circuit(2)
+        >>> node = c.output(2 * c.x[0] + c.x[1])
+        >>> c.size, c.gate_list()[0].split("[")[0].strip()
+        (1, 'g2 = 2·x0 + x1')
+        """
         return self.circuit._w_add(self, self._lift(other))
 
     __radd__ = __add__
@@ -90,6 +123,20 @@ class Wire:
         return self.circuit._w_add(self._lift(other), -self)
 
     def __mul__(self, other):
+        """``w * v``: a product gate for two wires; a constant factor is folded into a linear
+        gate's coefficients instead (no product gate).
+
+        Examples
+        --------
+        >>> from kmatrix import circuits
+        >>> c = circuits.Circuit(2)
+        >>> w = 3 * c.x[0]                        # folded: no gate yet
+        >>> w.coef, c.size
+        (3, 0)
+        >>> node = c.output(c.x[0] * c.x[1])      # a product gate
+        >>> c.size, c.is_linear
+        (1, False)
+        """
         return self.circuit._w_mul(self, self._lift(other))
 
     __rmul__ = __mul__
@@ -615,6 +662,16 @@ class Circuit:
         ``dtype``, default the promotion of x's dtype and the constants'; float64 for integer
         x). ``field="fraction"`` or ``GF(p)``: exact evaluation of nested lists / arrays (see
         :mod:`kmatrix.circuits.evaluate`).
+
+        Examples
+        --------
+        >>> from kmatrix import circuits
+        >>> c = circuits.Circuit(2)
+        >>> node = c.output(c.x[0] * c.x[1] + 2 * c.x[1])
+        >>> c.evaluate([3, 4], field="fraction") == [20]
+        True
+        >>> c(torch.tensor([[3.0, 4.0], [1.0, 1.0]])).tolist()    # batched, in torch
+        [[20.0], [3.0]]
         """
         from .evaluate import evaluate
 

@@ -84,7 +84,15 @@ def layout(circuit: Circuit) -> tuple[dict[int, tuple[float, float]], int]:
 def draw(circuit: Circuit, path: str | os.PathLike | None = None, *, title: str | None = None, dpi: int = 120):
     """Draw ``circuit``; save a PNG to ``path`` when given. Returns the matplotlib Figure.
 
-    Raises ``ValueError`` for circuits of more than 1500 nodes (unreadable as a picture)."""
+    Raises ``ValueError`` for circuits of more than 1500 nodes (unreadable as a picture).
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> fig = circuits.draw(circuits.fft(4), "fft4.png", title="radix-2 FFT, n = 4")
+    >>> type(fig).__name__
+    'Figure'
+    """
     if circuit.num_nodes > _MAX_NODES:
         raise ValueError(
             f"circuit: {circuit.num_nodes} nodes is too many to draw legibly (at most {_MAX_NODES})"

@@ -369,7 +369,17 @@ def evaluate_exact(circuit: Circuit, x: Any, field) -> list:
 
 
 def evaluate(circuit: Circuit, x: Any, field=None, dtype=None):
-    """Dispatch: torch (``field=None`` and a tensor) or exact (``field`` given, or a GF circuit)."""
+    """Dispatch: torch (``field=None`` and a tensor) or exact (``field`` given, or a GF circuit).
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> c = circuits.prefix_sums(4)
+    >>> circuits.evaluate(c, [1, 2, 3, 4], field="fraction") == [1, 3, 6, 10]
+    True
+    >>> circuits.evaluate(c, torch.tensor([[1.0, 2.0, 3.0, 4.0]])).tolist()
+    [[1.0, 3.0, 6.0, 10.0]]
+    """
     fld = resolve_field(field)
     if fld is None and circuit.field is None:
         if not isinstance(x, torch.Tensor):
@@ -389,6 +399,12 @@ def to_dense(circuit: Circuit, field=None, dtype: torch.dtype | None = None):
     ``field=None``: a torch tensor (``dtype`` default float64, complex128 with complex
     constants); ``"fraction"`` / ``GF(p)``: an exact nested list of m rows (a GF circuit
     defaults to its own field). Cost: the circuit evaluated on the n unit vectors.
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> circuits.to_dense(circuits.prefix_sums(3), field="fraction") == [[1, 0, 0], [1, 1, 0], [1, 1, 1]]
+    True
     """
     if not circuit.is_linear:
         raise ValueError(

@@ -39,7 +39,14 @@ __all__ = [
 
 def is_prime(p: int) -> bool:
     """Deterministic Miller–Rabin for p < 3.3·10²⁴ (first 13 prime bases); for larger p the same
-    test is a strong-probable-prime test (error probability < 4⁻¹³)."""
+    test is a strong-probable-prime test (error probability < 4⁻¹³).
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> circuits.is_prime(7), circuits.is_prime(2**61 - 1), circuits.is_prime(91)
+    (True, True, False)
+    """
     if p < 2:
         return False
     small = (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37, 41)
@@ -153,7 +160,16 @@ def _exact_error(c: Any, name: str, field: str) -> ValueError:
 
 
 class FractionField:
-    """ℚ with exact arithmetic on :class:`fractions.Fraction` (``field="fraction"``)."""
+    """ℚ with exact arithmetic on :class:`fractions.Fraction` (``field="fraction"``).
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> c = circuits.Circuit(1)
+    >>> node = c.output(c.x[0] / 3)
+    >>> c.evaluate([1], field=circuits.FRACTION)
+    [Fraction(1, 3)]
+    """
 
     name = "fraction"
     characteristic = 0
@@ -203,6 +219,17 @@ class GF:
 
     ``GF(p)`` checks that p is a prime (Miller–Rabin, :func:`is_prime`). A rational constant a/b
     maps to a·b⁻¹ mod p (an error if p divides b).
+
+    Examples
+    --------
+    The number-theoretic transform: the FFT circuit over GF(17), evaluated exactly:
+
+    >>> from kmatrix import circuits
+    >>> f = circuits.fft(4, field=circuits.GF(17))
+    >>> f.evaluate([1, 0, 0, 0], field=circuits.GF(17))
+    [1, 1, 1, 1]
+    >>> circuits.Circuit(1, field=circuits.GF(7)).field
+    GF(7)
     """
 
     def __init__(self, p: int):

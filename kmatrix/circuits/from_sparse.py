@@ -50,6 +50,13 @@ def from_sparse_factors(factors, field: GF | None = None) -> Circuit:
     ``torch.sparse``, dense arrays/tensors, or exact triplets (rows, cols, values, (m, n)) as
     :func:`sparse_factor_triplets` returns them (int / Fraction values stay exact). ``field``:
     GF(p) for a circuit over a prime field (triplet values then residues). Shapes must chain.
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> P = circuits.to_sparse_factors(circuits.hadamard(2))
+    >>> circuits.from_sparse_factors(P).to_dense(field="fraction") == [[1, 1], [1, -1]]
+    True
     """
     from ..families.sparse_product import SparseProduct
 

@@ -181,6 +181,16 @@ def gradient(circuit: Circuit, at, seed=None, field=None, dtype=None):
     the gradient of the single output). Holomorphic (formal) derivatives: no conjugation over ℂ.
     ``field=None`` with tensors: torch, vectorised per layer (cost O(size · batch)); ``field=
     "fraction"`` / ``GF(p)``: exact, nested lists of shape (..., n).
+
+    Examples
+    --------
+    f(x0, x1) = x0·x1 + 2·x1: ∇f(3, 4) = (x1, x0 + 2) = (4, 5).
+
+    >>> from kmatrix import circuits
+    >>> c = circuits.Circuit(2)
+    >>> node = c.output(c.x[0] * c.x[1] + 2 * c.x[1])
+    >>> circuits.gradient(c, [3, 4], field="fraction") == [4, 5]
+    True
     """
     fld = resolve_field(field)
     if fld is None and circuit.field is None:
@@ -259,6 +269,17 @@ def gradient_circuit(circuit: Circuit) -> Circuit:
     Built by :func:`forward_wires` + :func:`adjoint_wires` and pruned of the forward gates the
     reverse pass does not use (for a linear circuit: all of them, and 𝒞′ is a transposed
     circuit in s). Holomorphic derivatives, like :func:`gradient`.
+
+    Examples
+    --------
+    The gradient as a circuit: inputs (x, seed), outputs ∇(seed·f)(x).
+
+    >>> from kmatrix import circuits
+    >>> c = circuits.Circuit(2)
+    >>> node = c.output(c.x[0] * c.x[1] + 2 * c.x[1])
+    >>> g = circuits.gradient_circuit(c)
+    >>> g.n_inputs, g.evaluate([3, 4, 1], field="fraction") == [4, 5]
+    (3, True)
     """
     if circuit.n_outputs == 0:
         raise ValueError("circuit: it has no outputs (call circuit.output(...))")
@@ -286,6 +307,18 @@ def loss_gradient(W, x: torch.Tensor, y: torch.Tensor, g=None, g_prime=None) -> 
     ``x``: (L, n); ``y``: (L, m); ``g``, ``g_prime``: elementwise g and its derivative
     (default identity, 1). Returns one gradient per ``W.parameters()`` entry (None for a
     parameter the product does not use).
+
+    Examples
+    --------
+    Against autograd on the dense matrix:
+
+    >>> W = kmatrix.Dense(torch.randn(2, 3, dtype=torch.float64))
+    >>> x, y = torch.randn(5, 3, dtype=torch.float64), torch.randn(5, 2, dtype=torch.float64)
+    >>> (grad,) = kmatrix.circuits.loss_gradient(W, x, y)
+    >>> Wd = W.weight.detach().clone().requires_grad_(True)
+    >>> ((y - x @ Wd.T) ** 2).sum().backward()
+    >>> torch.allclose(grad, Wd.grad)
+    True
     """
     if not isinstance(W, torch.nn.Module):
         raise TypeError(f"W: expected a torch.nn.Module (e.g. a StructuredMatrix), got {type(W).__name__}")

@@ -81,7 +81,18 @@ def linearize(circuit: Circuit, seed: int | None = None, tries: int = 20) -> Cir
     ``seed``: the random points (when a divisor vanishes at 0, and the final check), drawn from
     ``random.Random(seed)``; ``tries`` points at most. ValueError when the circuit has no
     outputs, when every point tried divides by zero, or when it does not compute a linear map
-    (f(b) ≠ W b at a random point b)."""
+    (f(b) ≠ W b at a random point b).
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> h = circuits.fix_inputs(circuits.horner(3), {3: 2})
+    >>> h.is_linear                               # products by the fixed z remain product gates
+    False
+    >>> lin = circuits.linearize(h)
+    >>> lin.is_linear, lin.to_dense(field="fraction") == [[1, 2, 4]]
+    (True, True)
+    """
     if not isinstance(circuit, Circuit):
         raise TypeError(
             f"circuit: expected a kmatrix.circuits.Circuit, got {type(circuit).__name__}"
@@ -142,7 +153,17 @@ def linearize(circuit: Circuit, seed: int | None = None, tries: int = 20) -> Cir
 def fix_inputs(circuit: Circuit, values: dict[int, Any]) -> Circuit:
     """The circuit with the inputs in ``values`` replaced by constants (e.g. one operand of a
     product fixed, which makes a bilinear circuit linear in the other); the remaining inputs
-    keep their order. Gates are copied one for one (the size is unchanged)."""
+    keep their order. Gates are copied one for one (the size is unchanged).
+
+    Examples
+    --------
+    Horner's circuit with z = 2 fixed computes the linear map a ↦ a_0 + 2a_1 + 4a_2:
+
+    >>> from kmatrix import circuits
+    >>> h = circuits.fix_inputs(circuits.horner(3), {3: 2})
+    >>> h.n_inputs, h.evaluate([1, 1, 1], field="fraction") == [7]
+    (3, True)
+    """
     if not isinstance(values, dict) or not values:
         raise TypeError("values: expected a non-empty dict {input index: constant}")
     n = circuit.n_inputs

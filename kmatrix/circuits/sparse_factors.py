@@ -56,7 +56,17 @@ def sparse_factor_triplets(circuit: Circuit) -> list[tuple[list[int], list[int],
     """The factors [P, W_d, …, W_1, E] as (rows, cols, values, shape) with the circuit's own
     (possibly exact) constants as values; product order as in ``SparseProduct``. Copy rows are
     kept only for nodes still needed after their layer (module docstring), so the lists hold
-    O(s + total nnz) entries."""
+    O(s + total nnz) entries.
+
+    Examples
+    --------
+    Exact entries (rows, cols, values, shape) of each factor, left to right:
+
+    >>> from kmatrix import circuits
+    >>> trip = circuits.sparse_factor_triplets(circuits.hadamard(2))
+    >>> [t[3] for t in trip]
+    [(2, 4), (4, 4), (4, 2)]
+    """
     _check_linear(circuit, "to_sparse_factors")
     n, m, s = circuit.n_inputs, circuit.n_outputs, circuit.num_nodes
     sp = 1 << (s - 1).bit_length()
@@ -97,7 +107,17 @@ def sparse_factor_triplets(circuit: Circuit) -> list[tuple[list[int], list[int],
 
 def to_sparse_factors(circuit: Circuit, dtype: torch.dtype | None = None):
     """W = P · W_d ⋯ W_1 · E as a ``kmatrix.SparseProduct`` of ``kmatrix.Sparse`` factors
-    (module docstring). ``dtype``: default float64, complex128 when a constant is complex."""
+    (module docstring). ``dtype``: default float64, complex128 when a constant is complex.
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> P = circuits.to_sparse_factors(circuits.hadamard(4))
+    >>> type(P).__name__, len(P.factors)
+    ('SparseProduct', 4)
+    >>> torch.equal(P.to_dense(), circuits.hadamard(4).to_dense().to(P.dtype))
+    True
+    """
     from ..families.sparse import Sparse
     from ..families.sparse_product import SparseProduct
 

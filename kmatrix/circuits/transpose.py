@@ -83,7 +83,15 @@ def _sum_terms(dst: Circuit, terms: list[tuple[object, int]]) -> int | None:
 
 
 def transpose_reverse(circuit: Circuit) -> Circuit:
-    """Wᵀ by reversing the DAG (module docstring). Inputs y₀…y_{m−1}, outputs (Wᵀy)_0…(Wᵀy)_{n−1}."""
+    """Wᵀ by reversing the DAG (module docstring). Inputs y₀…y_{m−1}, outputs (Wᵀy)_0…(Wᵀy)_{n−1}.
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> c = circuits.prefix_sums(3)
+    >>> circuits.transpose_reverse(c).to_dense(field="fraction") == [[1, 1, 1], [0, 1, 1], [0, 0, 1]]
+    True
+    """
     _check_linear(circuit, "transpose")
     n, m = circuit.n_inputs, circuit.n_outputs
     dst = Circuit(m, field=circuit.field)
@@ -108,7 +116,15 @@ def transpose_reverse(circuit: Circuit) -> Circuit:
 
 
 def transpose_baur_strassen(circuit: Circuit) -> Circuit:
-    """Wᵀ as ∇_x (yᵀ W x) by Baur–Strassen (module docstring); inputs y, outputs Wᵀ y."""
+    """Wᵀ as ∇_x (yᵀ W x) by Baur–Strassen (module docstring); inputs y, outputs Wᵀ y.
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> c = circuits.prefix_sums(3)
+    >>> circuits.transpose_baur_strassen(c).to_dense(field="fraction") == [[1, 1, 1], [0, 1, 1], [0, 0, 1]]
+    True
+    """
     _check_linear(circuit, "transpose")
     n, m = circuit.n_inputs, circuit.n_outputs
     f = Circuit(n + m, field=circuit.field)
@@ -144,7 +160,16 @@ def transpose_baur_strassen(circuit: Circuit) -> Circuit:
 
 
 def transpose(circuit: Circuit, method: str = "reverse") -> Circuit:
-    """A circuit for y ↦ Wᵀ y; ``method`` is ``"reverse"`` or ``"baur-strassen"``."""
+    """A circuit for y ↦ Wᵀ y; ``method`` is ``"reverse"`` or ``"baur-strassen"``.
+
+    Examples
+    --------
+    >>> from kmatrix import circuits
+    >>> c = circuits.toeplitz([1, 2, 3], [1, 4, 5])
+    >>> t = circuits.transpose(c)
+    >>> t.to_dense(field="fraction") == [[1, 2, 3], [4, 1, 2], [5, 4, 1]]
+    True
+    """
     if method == "reverse":
         return transpose_reverse(circuit)
     if method in ("baur-strassen", "baur_strassen", "bs"):
