@@ -15,6 +15,8 @@ PACKAGES = [
     "kmatrix.nn",
     "kmatrix.kernels",
     "kmatrix.testing",
+    "kmatrix.learn",
+    "kmatrix.project",
 ]
 SPECIAL = ("__add__", "__matmul__", "__mul__", "__rmul__", "__call__")
 
