@@ -75,7 +75,8 @@ def run_atlas(args) -> int:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("atlas", help="best error of every family on every target at matched budgets (CSV + PNG)")
+    p = sub.add_parser("atlas", help="best error of every family on every target at matched budgets (CSV + PNG)",
+                       epilog="example: kmatrix atlas --n 16 --targets dft,hadamard --out /tmp/kmatrix-atlas")
     p.add_argument("--n", type=int, default=32, help="size n (default 32)")
     p.add_argument("--targets", default=None, help="comma-separated targets (default: all)")
     p.add_argument("--families", default=None, help="comma-separated families (default: all)")

@@ -81,7 +81,8 @@ def add_learn_arguments(p) -> None:
 
 
 def register(sub) -> None:
-    p = sub.add_parser("learn", help="learn a transform (dft, dct, hadamard, ...) from samples with a family")
+    p = sub.add_parser("learn", help="learn a transform (dft, dct, hadamard, ...) from samples with a family",
+                       epilog="example: kmatrix learn --target dft --n 64 --family kmatrix")
     add_learn_arguments(p)
     p.set_defaults(func=_checked)
 

@@ -94,7 +94,8 @@ def _run(args) -> int:
 def register(sub) -> None:
     from ...project import METHODS
 
-    p = sub.add_parser("project", help="project a stored matrix onto a structured family")
+    p = sub.add_parser("project", help="project a stored matrix onto a structured family",
+                       epilog="example: kmatrix project M.npy --family butterfly --perm bitrev --out W.kmx")
     p.add_argument("matrix", help="input matrix: .npy, .pt/.pth or .safetensors")
     p.add_argument("--family", required=True, choices=sorted(METHODS))
     p.add_argument("--key", help="tensor name inside a .pt dict / .safetensors file")
