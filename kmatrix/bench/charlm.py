@@ -164,7 +164,7 @@ def plot(curves: dict, path):
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="kmatrix bench charlm", description=__doc__.split("\n\n")[0])
     p.add_argument("--families", nargs="+", default=[f for f in DEFAULT_FAMILIES if f in FAMILIES])
-    p.add_argument("--steps", type=int, default=120)
+    p.add_argument("--steps", type=int, default=100)
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--ctx", type=int, default=128)
     p.add_argument("--d", type=int, default=256)
