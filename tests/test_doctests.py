@@ -55,13 +55,8 @@ MISSING_EXAMPLES: set[str] = {
     "kmatrix.learn.Recovery",
     "kmatrix.learn.Target",
     "kmatrix.learn.error_gradient",
-    "kmatrix.learn.family_names",
-    "kmatrix.learn.make_family",
-    "kmatrix.learn.make_target",
     "kmatrix.learn.recover",
-    "kmatrix.learn.target_names",
     "kmatrix.learn.unitary_twiddles",
-    "kmatrix.project.project",
 }
 
 DOCUMENTED = documented_objects()

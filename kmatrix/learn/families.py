@@ -192,6 +192,13 @@ FAMILIES: dict[str, Family] = {
 
 
 def family_names() -> list[str]:
+    """The names :func:`make_family` accepts (the keys of ``FAMILIES``).
+
+    Examples
+    --------
+    >>> kmatrix.learn.family_names()[:4]
+    ['dense', 'lowrank', 'sparse', 'sparse+lowrank']
+    """
     return list(FAMILIES)
 
 
@@ -208,7 +215,14 @@ def make_family(
     """A random n×n member of family ``name`` within ``budget`` parameters (scalars of
     ``dtype``; None: the family's default size), or None when the budget is too small.
     ``width``: the K-matrix width (overrides the budget). ``complex_output``: for a real
-    ``dtype``, RealPart of a complex matrix of the family (twice the parameters)."""
+    ``dtype``, RealPart of a complex matrix of the family (twice the parameters).
+
+    Examples
+    --------
+    >>> W = kmatrix.learn.make_family("kmatrix", 8)
+    >>> type(W).__name__, W.shape
+    ('KMatrix', (8, 8))
+    """
     if not isinstance(name, str) or name not in FAMILIES:
         raise ValueError(f"family: expected one of {', '.join(FAMILIES)}, got {name!r}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:

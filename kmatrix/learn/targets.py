@@ -147,11 +147,25 @@ TARGETS: dict[str, Target] = {
 
 
 def target_names() -> list[str]:
+    """The names :func:`make_target` accepts (the keys of ``TARGETS``).
+
+    Examples
+    --------
+    >>> kmatrix.learn.target_names()[:3]
+    ['dft', 'idft', 'dct']
+    """
     return list(TARGETS)
 
 
 def make_target(name: str, n: int, generator: torch.Generator | None = None) -> torch.Tensor:
-    """The n×n target ``name`` as a dense float64 (real targets) or complex128 tensor."""
+    """The n×n target ``name`` as a dense float64 (real targets) or complex128 tensor.
+
+    Examples
+    --------
+    >>> T = kmatrix.learn.make_target("hadamard", 8)
+    >>> T.shape, T.dtype
+    (torch.Size([8, 8]), torch.float64)
+    """
     if not isinstance(name, str) or name not in TARGETS:
         raise ValueError(f"target: expected one of {', '.join(TARGETS)}, got {name!r}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:

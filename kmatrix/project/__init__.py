@@ -63,6 +63,15 @@ def project(M, family: str, **params):
 
     ``params`` are the method's options (see the table in the module docstring and each
     method's docstring); an unknown option raises TypeError naming it.
+
+    Examples
+    --------
+    A rank-2 matrix projected onto the low-rank family is recovered to rounding:
+
+    >>> M = torch.randn(8, 2, dtype=torch.float64) @ torch.randn(2, 8, dtype=torch.float64)
+    >>> W, report = kmatrix.project.project(M, "lowrank", rank=2)
+    >>> type(W).__name__, bool((W.to_dense() - M).abs().max() < 1e-12)
+    ('LowRank', True)
     """
     if not isinstance(family, str) or family not in METHODS:
         raise ValueError(f"family: expected one of {sorted(METHODS)}, got {family!r}")
