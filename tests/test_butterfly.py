@@ -13,7 +13,7 @@ import pytest
 import torch
 
 import kmatrix
-from kmatrix import Butterfly
+from kmatrix import Butterfly, merge
 from kmatrix.families import butterfly as butterfly_module
 from kmatrix.testing.battery import normwise_error, random_tensor
 from kmatrix.testing.zoo.butterfly import (
@@ -21,7 +21,6 @@ from kmatrix.testing.zoo.butterfly import (
     butterfly_factor_reference,
     butterfly_reference,
 )
-from kmatrix import merge
 
 WIDE = torch.complex128
 

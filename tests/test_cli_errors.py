@@ -17,7 +17,7 @@ ENV = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH
 
 
 def _cli(*args, timeout=300):
-    return subprocess.run([sys.executable, "-m", "kmatrix.cli.main", *args], capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "kmatrix.cli.main", *args], check=False, capture_output=True, text=True,
                           timeout=timeout, env=ENV, cwd=ROOT)
 
 

@@ -4,8 +4,7 @@ entries are single products or copies, so 1e-14 leaves ample room)."""
 
 import torch
 
-from kmatrix import Dense, Diagonal, Permutation
-from kmatrix import merge
+from kmatrix import Dense, Diagonal, Permutation, merge
 
 C128 = torch.complex128
 

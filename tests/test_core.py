@@ -7,9 +7,8 @@ import pytest
 import torch
 
 import kmatrix
-from kmatrix import Dense, Diagonal, Permutation, Product, Scaled, StructuredMatrix, Sum
+from kmatrix import Dense, Diagonal, Permutation, Product, Scaled, StructuredMatrix, Sum, merge
 from kmatrix.core.compose import register_rule
-from kmatrix import merge
 
 
 class Lower(StructuredMatrix):

@@ -69,7 +69,7 @@ def test_issue_cases_keep_gradients(gen):
     C1, C2 = Circulant(random_tensor((n,), F64, gen)), Circulant(random_tensor((n,), F64, gen))
     K1 = KMatrix(n, width=1, dtype=F64, generator=gen)
     K2 = KMatrix(n, width=2, dtype=F64, generator=gen)
-    d = lambda M: M.to_dense()  # noqa: E731
+    d = lambda M: M.to_dense()
     cases = [
         (2 * T, lambda: 2 * d(T), (T,)),
         (-T, lambda: -d(T), (T,)),
@@ -129,9 +129,9 @@ def test_every_init_is_contiguous_and_lbfgs_steps(init, dtype, gen):
         opt = torch.optim.LBFGS(M.parameters(), max_iter=3)
         x, t = random_tensor((4, 6), dtype, gen), random_tensor((4, 5), dtype, gen)  # shape (5, 6)
 
-        def closure():
-            opt.zero_grad()
-            loss = (M(x) - t).pow(2).sum()
+        def closure():  # called within this iteration only
+            opt.zero_grad()  # noqa: B023
+            loss = (M(x) - t).pow(2).sum()  # noqa: B023
             loss.backward()
             return loss
 

@@ -12,12 +12,11 @@ import pytest
 import torch
 
 import kmatrix
-from kmatrix import KMatrix
+from kmatrix import KMatrix, merge
 from kmatrix.core.compose import Product
 from kmatrix.families import kaleidoscope as kaleidoscope_module
 from kmatrix.testing.battery import normwise_error, random_tensor
 from kmatrix.testing.zoo.butterfly import apply_stages_reference, kmatrix_reference
-from kmatrix import merge
 
 WIDE = torch.complex128
 

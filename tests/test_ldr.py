@@ -16,11 +16,11 @@ import scipy.linalg
 import torch
 
 import kmatrix
+from kmatrix import merge
 from kmatrix.families import LDR, Hankel, Toeplitz, _ldr_ops
 from kmatrix.families._fft import fast_len, fft_flops, pointwise_flops
 from kmatrix.testing.battery import random_tensor
 from kmatrix.testing.zoo.ldr import _dense_operator
-from kmatrix import merge
 
 TOL = 1e-10
 SHIFTS = ["Z", "Zt", ("Zf", 1.0), ("Zft", -1.0), ("Zf", 0.5 - 2j), ("Zft", 3.0)]

@@ -11,9 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from kmatrix import Dense, Diagonal, LowRank, Product, Sparse, SparsePlusLowRank
+from kmatrix import Dense, Diagonal, LowRank, Product, Sparse, SparsePlusLowRank, merge
 from kmatrix.testing.battery import normwise_error, random_tensor
-from kmatrix import merge
 
 SIZES = (1, 2, 7, 64, 1024)
 WIDE = torch.complex128

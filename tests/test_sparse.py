@@ -10,10 +10,9 @@ import pytest
 import scipy.sparse
 import torch
 
-from kmatrix import Diagonal, Permutation, Sparse, SparseProduct
+from kmatrix import Diagonal, Permutation, Sparse, SparseProduct, merge
 from kmatrix.kernels.sparse import CSR_MIN_BATCH, listing_matmul
 from kmatrix.testing.battery import normwise_error, random_tensor
-from kmatrix import merge
 
 SIZES = (1, 2, 7, 64, 1024)
 

@@ -13,10 +13,10 @@ import scipy.linalg
 import torch
 
 import kmatrix
+from kmatrix import merge
 from kmatrix.families import Circulant, Hankel, Toeplitz
 from kmatrix.families._fft import fast_len, fft_flops, pointwise_flops
 from kmatrix.testing.battery import normwise_error, random_tensor
-from kmatrix import merge
 
 DT = [torch.float64, torch.complex128, torch.float32]
 TOL = {torch.float64: 1e-12, torch.complex128: 1e-12, torch.float32: 2e-5, torch.complex64: 2e-5}

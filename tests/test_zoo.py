@@ -3,7 +3,6 @@ kmatrix.testing.contracts (the same functions ``kmatrix.testing.check_family`` r
 family), and every registered composition rule passes ``check_rule``."""
 
 import pytest
-import torch
 
 from kmatrix.testing import CHECKS, RULE_EXAMPLES, ZOO, check_rule, missing_rule_examples
 

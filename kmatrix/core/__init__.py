@@ -6,8 +6,8 @@ from .io import load, save
 from .structured import FAMILIES, StructuredMatrix
 
 __all__ = [
-    "AccuracyWarning",
     "FAMILIES",
+    "AccuracyWarning",
     "Adjoint",
     "Product",
     "Scaled",

@@ -371,14 +371,14 @@ class _Reader:
         try:
             with torch.device("meta"):
                 probe = cls(**kwargs)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - any constructor error is a malformed file
             raise self.fail(where, f"invalid constructor arguments: {type(exc).__name__}: {exc}") from None
         self.compare(where, probe, entries)
         del probe
         # 2. the real matrix, then the stored values, with sharing restored
         try:
             obj = cls(**kwargs)
-        except Exception as exc:  # pragma: no cover - the dry run raised the same already
+        except Exception as exc:  # noqa: BLE001  # pragma: no cover - the dry run raised the same already
             raise self.fail(where, f"invalid constructor arguments: {type(exc).__name__}: {exc}") from None
         own = self.compare(where, obj, entries)
         for k, (idx, kind, requires_grad) in entries.items():
@@ -447,6 +447,6 @@ def load(path: str | os.PathLike, map_location=None, *, families: Iterable[type]
         doc = torch.load(path, map_location=map_location, weights_only=True)
     except OSError:
         raise
-    except Exception as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever torch.load raises on junk bytes
         raise ValueError(f"path: {path} is not a readable kmatrix file ({type(exc).__name__}: {exc})") from None
     return _Reader(path, doc, known).run()

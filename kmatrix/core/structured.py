@@ -530,7 +530,6 @@ class StructuredMatrix(nn.Module):
     def __array__(self, dtype=None, copy=None):
         """``np.asarray(W)``: the dense matrix, detached, on the CPU, in the matching numpy dtype
         (bfloat16, which numpy lacks, as float32)."""
-        import numpy as np
 
         if copy is False:
             raise ValueError("copy: np.asarray(W, copy=False) is impossible, the dense matrix is computed")

@@ -6,8 +6,8 @@ a user's own family; the project's tests run the same functions over ``ZOO``."""
 
 from .battery import TOLERANCES, ZooEntry, normwise_error, random_tensor, tolerance
 from .contracts import CHECKS, check_family, check_rule, run_checks
-from .serialisation import check_save_load
 from .rules import RULE_EXAMPLES, missing_rule_examples
+from .serialisation import check_save_load
 from .zoo import ZOO, zoo_ids
 
 __all__ = [

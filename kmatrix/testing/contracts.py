@@ -67,7 +67,7 @@ def _raises(exc_type, fn, match: str | None = None, what: str = ""):
         if match is not None:
             assert match in str(exc), f"{what}: message {str(exc)!r} does not mention {match!r}"
         return
-    except Exception as exc:  # noqa: BLE001 - any other type is the failure we report
+    except Exception as exc:
         raise AssertionError(f"{what}: expected {exc_type.__name__}, got {type(exc).__name__}: {exc}") from exc
     raise AssertionError(f"{what}: expected {exc_type.__name__}, nothing was raised")
 
@@ -245,7 +245,7 @@ def check_composition(entry: ZooEntry, dtype, gen) -> None:
     B = entry.make(entry.sizes[0], dtype, gen)
     ref = entry.reference(A).to(WIDE)
     tol = 1e-9
-    dA = lambda: A.to_dense().to(WIDE)  # noqa: E731
+    dA = lambda: A.to_dense().to(WIDE)
     combos = [
         ("A + A", A + A, 2 * ref, lambda: 2 * dA()),
         ("A - A", A - A, 0 * ref, lambda: dA() - dA()),

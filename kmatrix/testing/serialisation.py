@@ -14,7 +14,7 @@ from ..core.io import load, save
 from ..core.structured import StructuredMatrix
 from .battery import random_tensor
 
-__all__ = ["check_save_load", "sharing_pattern", "shared_composites"]
+__all__ = ["check_save_load", "shared_composites", "sharing_pattern"]
 
 
 def sharing_pattern(module: nn.Module) -> list[tuple[str, int, bool]]:
