@@ -92,3 +92,23 @@ def test_half_precision_fft_families(dt, tol):
         assert y.dtype == dt and yt.dtype == dt, name
         ref = copy.deepcopy(M).to(torch.float64)(x.double())
         assert float((y.detach().double() - ref.detach()).norm() / ref.detach().norm()) <= tol, name
+
+
+def test_views_of_parameter_free_families_compute_in_input_precision(gen):
+    """F, F.T and F.H (and P, P.T) take a higher-precision input alike (the views follow their
+    base), checked against the DFT matrix built by torch.fft in complex128."""
+    n = 8
+    F = Fourier(n, dtype=torch.complex64)
+    x = torch.complex(torch.randn(n, generator=gen, dtype=torch.float64),
+                      torch.randn(n, generator=gen, dtype=torch.float64))
+    ref = torch.fft.fft(torch.eye(n, dtype=torch.complex128), dim=0)
+    for M, R in ((F, ref), (F.T, ref.T), (F.H, ref.conj().T)):
+        y = M(x)
+        assert y.dtype == torch.complex128
+        assert (y - R @ x).abs().max() <= 1e-12
+    perm = torch.randperm(n, generator=gen)
+    P = Permutation(perm)
+    v = torch.randn(n, generator=gen, dtype=torch.float64)
+    w = P.T(v)
+    assert w.dtype == torch.float64
+    assert torch.equal(w[perm], v)  # (Pᵀ v)[perm[i]] = v[i]

@@ -232,6 +232,12 @@ class _View(StructuredMatrix):
     def flops(self) -> int:
         return self.base.flops
 
+    @property
+    def computes_in_input_precision(self) -> bool:
+        """As the base: a view of a parameter-free family (Fourier, Permutation) computes in the
+        input's precision too."""
+        return self.base.computes_in_input_precision
+
     def _config(self):
         return {"base": self.base}
 
