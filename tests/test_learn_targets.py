@@ -113,6 +113,7 @@ def test_recover_dft_small():
     r = recover("dft", "kmatrix", 8, width=1, restarts=4, progress=False)
     assert r.error <= 1e-9, r.errors
     assert r.model.width == 1 and r.model.is_complex
+    assert r.samples == 16  # max(16, min(n, ⌈2·(real params)/(2n)⌉)) for complex samples
     torch.testing.assert_close(r.model.to_dense().detach(), make_target("dft", 8), rtol=0, atol=1e-8)
 
 

@@ -35,7 +35,7 @@ __all__ = ["Recovery", "recover"]
 class Recovery:
     """The outcome of :func:`recover`: ``error`` the best matrix error over the restarts,
     ``errors`` / ``times`` per restart, ``model`` the best model, ``params`` its parameter count
-    (``num_params``), ``histories`` the fit histories (all phases) of the best restart."""
+    (``num_params``), ``samples`` the number of samples L, ``histories`` the fit histories (all phases) of the best restart."""
 
     target: str
     family: str
@@ -49,6 +49,7 @@ class Recovery:
     model: object = None
     histories: list = field(default_factory=list)
     config: str = ""
+    samples: int = 0
 
     @property
     def success_time(self) -> float:
@@ -60,7 +61,7 @@ class Recovery:
 
     def row(self) -> dict:
         return {"target": self.target, "family": self.family, "n": self.n, "config": self.config,
-                "params": self.params, "error": self.error, "restarts": self.restarts,
+                "params": self.params, "samples": self.samples, "error": self.error, "restarts": self.restarts,
                 "time_s": round(self.total_time, 2), "time_to_best_s": round(self.success_time, 2)}
 
 
@@ -150,7 +151,7 @@ def recover(
     if data_dtype.is_complex:
         X = X / math.sqrt(2)
     Y = X @ T.T.to(data_dtype)
-    rec = Recovery(target, family, n, probe.num_params, config=_config(probe))
+    rec = Recovery(target, family, n, probe.num_params, config=_config(probe), samples=L)
     start = time.perf_counter()
     for r in range(restarts):
         left = None if max_time is None else max_time - (time.perf_counter() - start)

@@ -140,10 +140,11 @@ def _learn(args) -> tuple[bool, list[str]]:
     from ...learn.report import history_curve, plot_curves
 
     n = 32 if args.quick else args.learn_n
-    print(f"Learning the {n}-point DFT from {n} random samples with a width-1 complex K-matrix "
+    print(f"Learning the {n}-point DFT from random samples with a width-1 complex K-matrix "
           f"(BB*, {4 * n * (n.bit_length() - 1)} parameters): Adam on unitary 2x2 blocks, then L-BFGS")
     rec = recover("dft", "kmatrix", n, width=1, restarts=3, success=1e-6, seed=args.seed,
                   max_time=20.0 if args.quick else 150.0, progress=None)
+    print(f"({rec.samples} random samples)")
     errs = ", ".join(f"{e:.1e}" for e in rec.errors)
     ok = rec.error <= 1e-6
     print(f"relative error ||W - F||_F / ||F||_F = {rec.error:.2e} after {rec.restarts} restart(s) ({errs}) "
