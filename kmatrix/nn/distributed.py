@@ -18,6 +18,7 @@ gradients and divides by world, so every rank holds (1/world)·Σ_r (1/b) Σ_{i�
 
 from __future__ import annotations
 
+import gc
 import os
 from collections.abc import Iterator
 
@@ -43,8 +44,12 @@ def setup(backend: str = "gloo", seed: int | None = 0) -> tuple[int, int]:
 
 
 def teardown() -> None:
-    """Leave the process group (if any)."""
+    """Leave the process group (if any). All ranks first meet at a barrier: with gloo, a rank
+    that destroys the group while a peer is still working (rank 0 writing results) can make the
+    peer's transport threads abort the process ("terminate called without an active exception")."""
     if dist.is_initialized():
+        dist.barrier()
+        gc.collect()  # DDP wrappers left in reference cycles hold the group until finalisation
         dist.destroy_process_group()
 
 
