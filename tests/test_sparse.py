@@ -56,9 +56,12 @@ def test_duplicates_are_summed():
     assert torch.equal(S.to_dense().detach(), D)
     x = torch.tensor([3.0, -1.0], dtype=torch.float64)
     assert torch.equal(S(x).detach(), D @ x)
-    C = S.coalesce()
+    C = S.coalesced_copy()
     assert C.nnz == 2 and torch.equal(C.to_dense().detach(), D)
     assert S.nnz == 4  # stored entries, what the product costs
+    assert C.values is not S.values and C.values.requires_grad and C.values.is_leaf  # new leaves
+    C.values.sum().backward()
+    assert S.values.grad is None  # the copy is detached from S, as its name says
 
 
 def test_empty_listing_is_the_zero_matrix():

@@ -12,8 +12,8 @@ to the values and to x are exact (an explicit backward, below).
 
 Duplicates: a location listed twice contributes the *sum* of its values (COO semantics, as
 ``scipy.sparse.coo_matrix(...).toarray()``), so sums of sparse matrices and circuits whose gates
-read one input twice (α·X + β·X) need no special case. ``coalesce()`` merges duplicates into
-one entry; ``nnz`` counts *stored* entries s (what the product costs).
+read one input twice (α·X + β·X) need no special case. ``coalesced_copy()`` merges duplicates
+into one entry (a copy with new parameters); ``nnz`` counts *stored* entries s (what the product costs).
 
 Product (the O(s) algorithm of §4.2): y[:, rows[k]] += values[k] · x[:, cols[k]]. Computed by
 torch's CSR sparse × dense kernel on the listing sorted into row-major order (the layout is cached
@@ -187,9 +187,10 @@ class Sparse(StructuredMatrix):
         return out.index_put((self.rows, self.cols), self.values, accumulate=True)
 
     # ------------------------------------------------------------------ helpers
-    def coalesce(self) -> Sparse:
-        """An equal Sparse with each location listed once (duplicates summed), row-major order.
-        Builds new parameters from the current values (like every merging rule)."""
+    def coalesced_copy(self) -> Sparse:
+        """A **copy with new parameters**: an equal Sparse with each location listed once
+        (duplicates summed), row-major order, built from the current values (like every merging
+        rule: no gradient reaches this matrix's ``values`` through the copy). O(s log s)."""
         m, n = self.shape
         key = self.rows * n + self.cols
         uniq, inv = torch.unique(key, return_inverse=True)
@@ -219,7 +220,7 @@ def _sparse_add(a: Sparse, b: Sparse) -> Sparse:
         torch.cat([a.values.detach().to(dt), b.values.detach().to(dt)]),
         a.shape,
     )
-    return joined.coalesce()
+    return joined.coalesced_copy()
 
 
 @register_rule("matmul", Diagonal, Sparse)
