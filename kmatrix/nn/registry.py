@@ -15,8 +15,10 @@ a = √5: entries U(±1/√in), variance 1/(3·in)) gives. Per family:
 * sparse_lowrank: each part initialised as above for a target out/6 (half the variance each);
 * toeplitz: θ U(±1/√in): every entry of W is one θ value, variance 1/(3·in);
 * circulant (N = max(in, out), the corner used): c U(±1/√in), the same per-entry variance;
-* ldr (Toeplitz-like, L = Z_1, R = Z_{−1}): generators N(0, 1), then G is rescaled so that
-  ‖W‖_F² = out/3 exactly (W is linear in G; one dense evaluation at initialisation);
+* ldr (Toeplitz-like, L = Z_1, R = Z_{−1}): generators U(±√3), then G and H are both scaled by
+  c = (out/(3‖W‖_F²))^{1/4}, so ‖W‖_F² = out/3 exactly (W is bilinear in (G, H); one dense
+  evaluation at initialisation). Scaling G alone left |G| ~ 1e-3·|H| and gradients 1000× apart,
+  so each Adam step moved W by far more than its size: training diverged in 2 of 3 digits seeds;
 * butterfly / kmatrix: the families' ``"random"`` twiddles (unit-norm block columns, every stage
   keeping E‖y‖² = ‖x‖², corner rescaled to Var(y_i) = Var(x_j)) times 3^(−1/(2K)) per stage
   for K stages, so the product gains 1/3 in variance.
@@ -431,8 +433,10 @@ def _ldr_init(W, in_f, out_f, generator, **_):
         for p in (W.gen_G, W.gen_H):
             p.copy_(uniform(p.shape, math.sqrt(3), W.dtype, W.device, generator))
         fro2 = float(W.to_dense()[:out_f, :in_f].abs().pow(2).sum())
-        if fro2 > 0:
-            W.gen_G.mul_(math.sqrt(out_f / 3 / fro2))
+        if fro2 > 0:  # W is bilinear in (G, H): split the rescaling evenly between them
+            c = (out_f / 3 / fro2) ** 0.25
+            W.gen_G.mul_(c)
+            W.gen_H.mul_(c)
 
 
 def _ldr_build(in_f, out_f, dtype, device, generator, rank=None):
