@@ -5,7 +5,12 @@ Projects, in one run, with ``kmatrix.project(M, "butterfly")`` (hierarchical fac
 order): the DFT (both with the bit-reversal permutation), the Hadamard matrix, a random
 butterfly, a random butterfly + 1 % and + 10 % Gaussian noise (relative Frobenius norm), and a
 Gaussian matrix, at n = 256, 1024, 2048. Prints the relative Frobenius error
-‖W − M‖_F / ‖M‖_F and the median wall time of each, and the time ratio ours / pyfaust.
+‖W − M‖_F / ‖M‖_F, the median wall time and the median CPU time (process, all threads) of
+each, and the ratios ours / pyfaust — on a shared machine the CPU ratio is the steadier one.
+
+Threads: pyfaust's butterfly factorization does its work on one thread here (measured: the same
+CPU time under OMP_NUM_THREADS=1 and 2, and CPU time ≤ wall time), so the benchmark runs torch on
+one thread too (``--threads``, default 1; restored afterwards).
 
 pyfaust is an optional benchmark dependency only (``pip install pyfaust``); without it its
 columns are left empty and an install hint is printed. The table of K-matrix error vs width
@@ -56,24 +61,26 @@ def _rel(D: np.ndarray, M: np.ndarray) -> float:
 def run_ours(M: np.ndarray, perm, repeats: int):
     from ..project import project
 
-    times, err, order = [], None, None
+    times, cpus, err, order = [], [], None, None
     for _ in range(repeats):
         _W, rep = project(M, "butterfly", perm=perm)
         times.append(rep.time)
+        cpus.append(rep.cpu_time)
         err, order = rep.rel_error, rep.details["order"]
-    return err, statistics.median(times), order
+    return err, statistics.median(times), statistics.median(cpus), order
 
 
 def run_pyfaust(M: np.ndarray, perm, repeats: int):
     import pyfaust.fact
 
-    times, err = [], None
+    times, cpus, err = [], [], None
     for _ in range(repeats):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         F = pyfaust.fact.butterfly(M, type="bbtree", perm=perm)
         times.append(time.perf_counter() - t0)
+        cpus.append(time.process_time() - c0)
         err = _rel(F.toarray(), M)
-    return err, statistics.median(times)
+    return err, statistics.median(times), statistics.median(cpus)
 
 
 def _have_pyfaust() -> bool:
@@ -119,10 +126,6 @@ def plot_widths(rows, widths, n, path):
 
 
 def main(argv=None) -> int:
-    from tqdm import tqdm
-
-    from ._timing import format_table
-
     ap = argparse.ArgumentParser(prog="kmatrix bench projection", description=__doc__.split("\n\n")[0])
     ap.add_argument("--sizes", type=int, nargs="+", default=[256, 1024, 2048])
     ap.add_argument("--matrices", nargs="+", default=list(MATRICES), choices=MATRICES)
@@ -132,7 +135,23 @@ def main(argv=None) -> int:
     ap.add_argument("--steps", type=int, nargs=2, default=[200, 100], metavar=("ADAM", "LBFGS"))
     ap.add_argument("--plot", help="PNG file for the error-vs-width figure")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--threads", type=int, default=1, help="torch threads (pyfaust's butterfly uses one)")
     args = ap.parse_args(argv)
+    if args.threads < 1:
+        raise SystemExit(f"kmatrix bench projection: --threads must be ≥ 1, got {args.threads}")
+    saved = torch.get_num_threads()
+    torch.set_num_threads(args.threads)
+    try:
+        return _run(args)
+    finally:
+        torch.set_num_threads(saved)
+
+
+def _run(args) -> int:
+    from tqdm import tqdm
+
+    from ._timing import format_table
+
     for n in args.sizes + ([args.width_n] if args.widths else []):
         if n < 2 or n & (n - 1):
             raise SystemExit(f"kmatrix bench projection: sizes must be powers of two ≥ 2, got {n}")
@@ -144,23 +163,26 @@ def main(argv=None) -> int:
     rows = []
     for n, name in tqdm(jobs, desc="projection", unit="matrix", disable=None):
         M, perm = make_matrix(name, n, rng)
-        e_ours, t_ours, order = run_ours(M, perm, args.repeats)
+        e_ours, t_ours, c_ours, order = run_ours(M, perm, args.repeats)
         if have:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                e_pf, t_pf = run_pyfaust(M, perm, args.repeats)
-            ratio = t_ours / t_pf
+                e_pf, t_pf, c_pf = run_pyfaust(M, perm, args.repeats)
             ok_err = "yes" if e_ours <= max(e_pf * (1 + 1e-9), 1e-12) else "NO"
-            rows.append([name, n, order, e_ours, e_pf, t_ours, t_pf, ratio, ok_err])
+            rows.append([name, n, order, e_ours, e_pf, t_ours, t_pf, t_ours / t_pf, c_ours, c_pf,
+                         c_ours / max(c_pf, 1e-9), ok_err])
         else:
-            rows.append([name, n, order, e_ours, "", t_ours, "", "", ""])
-    print("\nbutterfly projection (relative Frobenius error, median seconds; shared machine, noisy)")
-    print(format_table(["matrix", "n", "order", "err kmatrix", "err pyfaust", "t kmatrix", "t pyfaust", "t ratio", "err ≤"], rows))
+            rows.append([name, n, order, e_ours, "", t_ours, "", "", c_ours, "", "", ""])
+    print(f"\nbutterfly projection (relative Frobenius error; median wall and CPU seconds; "
+          f"{args.threads} torch thread(s); shared machine, noisy)")
+    print(format_table(["matrix", "n", "order", "err kmatrix", "err pyfaust", "t kmatrix", "t pyfaust", "t ratio",
+                        "cpu kmatrix", "cpu pyfaust", "cpu ratio", "err ≤"], rows))
     if have:
         big = [r for r in rows if r[1] >= 1024]
         if big:
-            print(f"time ratio kmatrix / pyfaust at n ≥ 1024: max {max(r[7] for r in big):.2f} (target ≤ 0.5)")
-        print(f"error ≤ pyfaust on {sum(r[8] == 'yes' for r in rows)} of {len(rows)} matrices")
+            print(f"ratio kmatrix / pyfaust at n ≥ 1024: wall max {max(r[7] for r in big):.2f}, "
+                  f"CPU max {max(r[10] for r in big):.2f} (target ≤ 0.5)")
+        print(f"error ≤ pyfaust on {sum(r[11] == 'yes' for r in rows)} of {len(rows)} matrices")
     if args.widths:
         wrows = width_table(args.width_n, args.widths, rng, tuple(args.steps))
         print(f"\nK-matrix projection error vs width, n = {args.width_n} (Adam {args.steps[0]} + L-BFGS {args.steps[1]} steps)")

@@ -32,6 +32,9 @@ class ProjectionReport:
         ``‖W − M‖_F / ‖M‖_F`` (absolute ``‖W‖_F`` when M = 0), in double precision.
     time : float
         Seconds spent in the method (wall clock, excluding the error measurement).
+    cpu_time : float
+        CPU seconds of the process (all threads) spent in the method; on a loaded machine a
+        steadier measure than ``time``.
     num_params : int
         W's parameter count (a complex scalar counts once).
     optimal : bool
@@ -64,6 +67,7 @@ class ProjectionReport:
     padded: bool = False
     padded_shape: tuple[int, int] | None = None
     details: dict[str, Any] = dataclasses.field(default_factory=dict)
+    cpu_time: float = 0.0
 
     def __str__(self) -> str:
         pad = f", padded to {self.padded_shape}" if self.padded else ""
@@ -73,7 +77,7 @@ class ProjectionReport:
             f"shape       {self.shape[0]} x {self.shape[1]}",
             f"rel. error  {self.rel_error:.3e}   (||W - M||_F / ||M||_F)",
             f"params      {self.num_params}   (dense: {self.shape[0] * self.shape[1]})",
-            f"time        {self.time:.3f} s",
+            f"time        {self.time:.3f} s   (CPU {self.cpu_time:.3f} s)",
         ]
         for k, v in self.details.items():
             if isinstance(v, float):
