@@ -95,14 +95,37 @@ def test_budget_params():
         budget_params("butterfly", (8, 8), 0.1)
 
 
+def test_budget_int_is_a_count_float_a_fraction(gen):
+    """The convention of StructuredLinear: int = parameters, float in (0, 1] = fraction of m·n;
+    both give the same projection options, and compress reports them."""
+    for family, shape in (("lowrank", (64, 48)), ("sparse", (10, 12)), ("kmatrix", (64, 64)),
+                          ("monarch", (64, 64)), ("sparse+lowrank", (40, 30))):
+        m, n = shape
+        for frac in (0.4, 0.5, 1.0):  # kmatrix 64: 1536 parameters per width ≤ 0.4·4096
+            assert budget_params(family, shape, frac) == budget_params(family, shape, int(frac * m * n))
+    assert budget_params("lowrank", (64, 64), 1000) == {"rank": 7}  # 7·128 ≤ 1000 < 8·128
+    assert budget_params("sparse", (10, 10), 37) == {"nnz": 37}
+    lin = nn.Linear(64, 64)
+    _, (r_frac,) = compress(copy.deepcopy(lin), "lowrank", budget=0.25)
+    _, (r_count,) = compress(copy.deepcopy(lin), "lowrank", budget=1024)
+    assert r_frac.options == r_count.options == {"rank": 8} and r_frac.params == r_count.params == 1024
+    _, (r_small,) = compress(copy.deepcopy(lin), "lowrank", budget=300)
+    assert r_small.options == {"rank": 2} and r_small.params <= 300
+
+
 def test_bad_input():
     with pytest.raises(TypeError, match="model"):
         compress("mlp", "lowrank")
     with pytest.raises(ValueError, match="family"):
         compress(nn.Linear(4, 4), "dense")
-    for b in (0, 1.5, True):
+    for b in (0, -3, 1.5, 0.0, float("nan"), 16.0):
         with pytest.raises(ValueError, match="budget"):
             compress(nn.Linear(4, 4), "lowrank", budget=b)
+    for b in (True, "half", [0.5]):
+        with pytest.raises(TypeError, match="budget: expected an int"):
+            compress(nn.Linear(4, 4), "lowrank", budget=b)
+    with pytest.raises(ValueError, match=r"budget: 1 parameters is below .* \(the whole dense count is budget=1.0\)"):
+        compress(nn.Linear(4, 4), "lowrank", budget=1)
     with pytest.raises(TypeError, match="filter"):
         compress(nn.Linear(4, 4), "lowrank", filter=3)
     with pytest.raises(ValueError, match="rank"):

@@ -42,7 +42,14 @@ def test_budget_forms_and_errors():
     assert [m[i].weight.rank for i in (0, 2, 4)] == [9, 10, 11]
     m = replace_linear(_mlp(), "sparse", budget=0.25)
     assert [m[i].weight.nnz for i in (0, 2, 4)] == [480, 400, 300]
-    with pytest.raises(ValueError, match=r"budget: a float budget is a fraction .* expected in \(0, 1\)"):
+    # a callable may answer in either form, per layer; 1.0 is each layer's dense count
+    m = replace_linear(_mlp(), "sparse", budget=lambda name, lin: 0.25 if name == "0" else 100)
+    assert [m[i].weight.nnz for i in (0, 2, 4)] == [480, 100, 100]
+    m = replace_linear(_mlp(), "sparse", budget=1.0)
+    assert [m[i].weight.nnz for i in (0, 2, 4)] == [1920, 1600, 1200]
+    with pytest.raises(ValueError, match=r"budget\('2'\): a float budget is a fraction"):
+        replace_linear(_mlp(), "sparse", budget=lambda name, lin: 0.25 if name == "0" else 2.5)
+    with pytest.raises(ValueError, match=r"budget: a float budget is a fraction .* expected in \(0, 1\]"):
         replace_linear(_mlp(), "lowrank", budget=1.5)
     with pytest.raises(TypeError, match="budget: expected None, an int"):
         replace_linear(_mlp(), "lowrank", budget="half")

@@ -14,6 +14,7 @@ import copy
 import io
 import pickle
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -227,6 +228,38 @@ def test_budget_examples():
         StructuredLinear(8, 8, "lowrank", budget=100, rank=2)
 
 
+@pytest.mark.parametrize("family", ["lowrank", "sparse", "kmatrix", "sparse_lowrank", "toeplitz"])
+def test_budget_fraction_equals_the_count_it_stands_for(family):
+    """One convention: an int is a parameter count, a float in (0, 1] that fraction of in·out
+    (floored); both forms give the same layer, and 1.0 is the dense count."""
+    i, o = 48, 40
+    for frac in (0.2, 0.5, 0.8, 1.0):
+        count = int(frac * i * o)
+        try:
+            want = solve_budget(family, i, o, count)
+        except ValueError:  # below every member (kmatrix: 1536 per width): so is the fraction
+            with pytest.raises(ValueError, match=f"budget: {count} weight parameters is below"):
+                solve_budget(family, i, o, frac)
+            continue
+        assert solve_budget(family, i, o, frac) == want
+        a, b = StructuredLinear(i, o, family, budget=frac), StructuredLinear(i, o, family, budget=count)
+        assert a.options() == b.options() and a.budget == b.budget == count
+        assert a.weight.num_params <= count
+    assert StructuredLinear(i, o, "lowrank", budget=np.float64(0.25)).options() == {"rank": 5}  # 480 // 88
+    assert StructuredLinear(i, o, "lowrank", budget=np.int64(480)).options() == {"rank": 5}
+    assert KLinear(64, 64, budget=0.75).width == KLinear(64, 64, budget=3072).width == 2  # 1536 per width
+    for bad in (0.0, -0.5, 1.0001, 480.0, float("nan"), float("inf")):
+        with pytest.raises(ValueError, match=r"budget: a float budget is a fraction .* \(0, 1\]"):
+            StructuredLinear(i, o, "lowrank", budget=bad)
+    with pytest.raises(ValueError, match="pass the int 480"):
+        solve_budget("lowrank", i, o, 480.0)
+    for bad in (0, -4):
+        with pytest.raises(ValueError, match="budget: expected a positive integer"):
+            StructuredLinear(i, o, "lowrank", budget=bad)
+    with pytest.raises(TypeError, match="budget: expected an int"):
+        StructuredLinear(i, o, "lowrank", budget=True)
+
+
 def test_bad_input():
     with pytest.raises(ValueError, match=r"family: unknown family 'lowrnk' \(did you mean 'lowrank'\?\)"):
         StructuredLinear(8, 8, "lowrnk", rank=2)
@@ -240,8 +273,10 @@ def test_bad_input():
         StructuredLinear(8, 4, "lowrank", rank=5)
     with pytest.raises(ValueError, match="nnz: expected at most in·out = 32"):
         StructuredLinear(8, 4, "sparse", nnz=33)
-    with pytest.raises(TypeError, match="budget: expected a positive integer"):
+    with pytest.raises(ValueError, match=r"budget: a float budget is a fraction of the dense count, expected in \(0, 1\]"):
         StructuredLinear(8, 4, "lowrank", budget=10.5)
+    with pytest.raises(TypeError, match=r"budget: expected an int \(number of weight parameters\) or a float"):
+        StructuredLinear(8, 4, "lowrank", budget="half")
     with pytest.raises(ValueError, match="budget: 10 weight parameters is below every toeplitz layer 8→4; the nearest .* 11"):
         StructuredLinear(8, 4, "toeplitz", budget=10)
     layer = StructuredLinear(8, 4, "butterfly")

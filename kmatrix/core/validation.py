@@ -6,6 +6,8 @@ what was expected, so bad input never reaches a kernel and never fails deep in a
 
 from __future__ import annotations
 
+import math
+import numbers
 from typing import Any
 
 import numpy as np
@@ -13,6 +15,8 @@ import torch
 
 __all__ = [
     "as_tensor",
+    "budget_count",
+    "check_budget_value",
     "check_distinct",
     "check_finite",
     "check_positive_int",
@@ -101,6 +105,38 @@ def check_positive_int(value: Any, name: str) -> int:
     if value <= 0:
         raise ValueError(f"{name}: expected a positive integer, got {value}")
     return int(value)
+
+
+BUDGET_FORMS = ("an int (number of weight parameters) or a float in (0, 1] (fraction of the dense "
+                "out·in count)")
+
+
+def check_budget_value(budget: Any, name: str = "budget") -> int | float:
+    """The one budget convention of the public API (``StructuredLinear``, ``KLinear``,
+    ``solve_budget``, ``replace_linear``, ``kmatrix.nn.compress``, ``kmatrix.learn``): an
+    **int** ≥ 1 is a number of weight parameters, a **float** in (0, 1] a fraction of the dense
+    count (1.0: as many as the dense weight). Returns the int or the float; a bool, a
+    non-number, an int ≤ 0 or a float outside (0, 1] (e.g. ``20000.0``: pass ``20000``) raises
+    an error naming ``name``."""
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Real):
+        raise TypeError(f"{name}: expected {BUDGET_FORMS}, got {budget!r}")
+    if isinstance(budget, numbers.Integral):
+        if budget <= 0:
+            raise ValueError(f"{name}: expected a positive integer number of parameters (or a float in (0, 1]), got {budget}")
+        return int(budget)
+    b = float(budget)
+    if not 0.0 < b <= 1.0:  # also NaN
+        hint = f" (for {int(b)} parameters pass the int {int(b)})" if b > 1 and b.is_integer() else ""
+        raise ValueError(f"{name}: a float budget is a fraction of the dense count, expected in (0, 1], "
+                         f"got {budget}{hint}")
+    return b
+
+
+def budget_count(budget: Any, dense: int, name: str = "budget") -> int:
+    """``budget`` (see :func:`check_budget_value`) as a number of parameters for a weight of
+    ``dense`` entries: the int itself, or ⌊fraction·dense⌋ (at least 1)."""
+    b = check_budget_value(budget, name)
+    return b if isinstance(b, int) else max(1, math.floor(b * dense))
 
 
 def check_power_of_two(value: Any, name: str) -> int:

@@ -42,6 +42,7 @@ from torch import nn
 from torch.nn.utils import parametrize
 
 from ..core.structured import StructuredMatrix
+from ..core.validation import budget_count
 from ..families import (
     LDR,
     Butterfly,
@@ -206,14 +207,16 @@ def make_family(
     name: str,
     n: int,
     *,
-    budget: int | None = None,
+    budget: float | None = None,
     width: int | None = None,
     dtype: torch.dtype = torch.float64,
     complex_output: bool = False,
     generator: torch.Generator | None = None,
 ) -> StructuredMatrix | None:
     """A random n×n member of family ``name`` within ``budget`` parameters (scalars of
-    ``dtype``; None: the family's default size), or None when the budget is too small.
+    ``dtype``; an int, or a float in (0, 1]: that fraction of n², the convention of
+    :class:`kmatrix.nn.StructuredLinear`; None: the family's default size), or None when the
+    budget is too small.
     ``width``: the K-matrix width (overrides the budget). ``complex_output``: for a real
     ``dtype``, RealPart of a complex matrix of the family (twice the parameters).
 
@@ -227,8 +230,8 @@ def make_family(
         raise ValueError(f"family: expected one of {', '.join(FAMILIES)}, got {name!r}")
     if isinstance(n, bool) or not isinstance(n, int) or n < 2:
         raise ValueError(f"n: expected an integer ≥ 2, got {n!r}")
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget < 1):
-        raise ValueError(f"budget: expected a positive integer, got {budget!r}")
+    if budget is not None:
+        budget = budget_count(budget, n * n)
     if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1):
         raise ValueError(f"width: expected a positive integer, got {width!r}")
     if width is not None and name != "kmatrix":

@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..core.structured import StructuredMatrix
+from ..core.validation import budget_count, check_budget_value
 from ..families._twiddle import padded_size
 from ..families.kaleidoscope import kmatrix_size
 from ..project import METHODS, project
@@ -78,11 +79,12 @@ class LayerReport:
 
 
 def budget_params(family: str, shape: tuple[int, int], budget: float) -> dict:
-    """The family's options that keep a weight of ``shape`` (m, n) within ``budget``·m·n
-    parameters (the largest rank / nnz / width that fits); ValueError when even the smallest
-    member of the family does not fit."""
+    """The family's options that keep a weight of ``shape`` (m, n) within ``budget`` parameters
+    — an int is a number of parameters, a float in (0, 1] a fraction of m·n (the convention of
+    :class:`~kmatrix.nn.StructuredLinear`) — the largest rank / nnz / width that fits;
+    ValueError when even the smallest member of the family does not fit."""
     m, n = shape
-    cap = budget * m * n
+    cap = budget_count(budget, m * n)
     need = None
     if family == "lowrank":
         r = min(int(cap // (m + n)), min(m, n))
@@ -111,10 +113,9 @@ def budget_params(family: str, shape: tuple[int, int], budget: float) -> dict:
     else:
         raise ValueError(f"family: expected one of {sorted(METHODS)}, got {family!r}")
     if need > cap:
-        raise ValueError(
-            f"budget: {budget} of the {m}x{n} weight ({int(cap)} parameters) is below the smallest "
-            f"{family} member ({need} parameters)"
-        )
+        what = f"{budget} of the {m}x{n} weight ({cap} parameters)" if isinstance(budget, float) else f"{cap} parameters"
+        hint = " (the whole dense count is budget=1.0)" if cap == 1 and not isinstance(budget, float) else ""
+        raise ValueError(f"budget: {what} is below the smallest {family} member ({need} parameters){hint}")
     return out
 
 
@@ -138,10 +139,13 @@ def compress(
         The model (a bare ``nn.Linear``, name ``""``, is returned replaced).
     family : str
         One of the families of :func:`kmatrix.project`.
-    budget : float or None
-        The largest fraction 0 < budget ≤ 1 of each layer's m·n dense parameters its
-        structured weight may use (translated by :func:`budget_params` into a rank, nnz or
-        width; options given in ``params`` take precedence).
+    budget : int, float or None
+        What each layer's structured weight may use: an int is a number of parameters, a float
+        in (0, 1] a fraction of the layer's m·n dense count (the convention of
+        :class:`~kmatrix.nn.StructuredLinear` and :func:`~kmatrix.nn.replace_linear`);
+        translated by :func:`budget_params` into a rank, nnz or width (options given in
+        ``params`` take precedence). Before this convention an int 1 meant the whole dense count;
+        it is now one parameter (and raises, naming ``budget=1.0``).
     filter : callable or None
         ``filter(name, module) -> bool`` selects layers (default: all); ``name`` is the dotted
         path as in ``named_modules``.
@@ -160,6 +164,9 @@ def compress(
     ...                                      filter=lambda name, lin: lin.out_features == 32)
     >>> [(r.name, r.options, r.params) for r in reports]
     [('0', {'rank': 4}, 256)]
+    >>> _, (rep,) = kmatrix.nn.compress(torch.nn.Linear(32, 32), "lowrank", budget=300)  # a count
+    >>> rep.options, rep.params
+    ({'rank': 4}, 256)
     >>> type(model[0]).__name__, type(model[2]).__name__
     ('ProjectedLinear', 'Linear')
     """
@@ -167,8 +174,8 @@ def compress(
         raise TypeError(f"model: expected an nn.Module, got {type(model).__name__}")
     if family not in METHODS:
         raise ValueError(f"family: expected one of {sorted(METHODS)}, got {family!r}")
-    if budget is not None and (isinstance(budget, bool) or not isinstance(budget, (int, float)) or not 0 < budget <= 1):
-        raise ValueError(f"budget: expected a fraction 0 < budget ≤ 1 of each layer's parameters, got {budget!r}")
+    if budget is not None:
+        check_budget_value(budget)
     if filter is not None and not callable(filter):
         raise TypeError(f"filter: expected a callable (name, module) -> bool, got {filter!r}")
     if isinstance(model, nn.Linear):

@@ -31,7 +31,9 @@ class KLinear(StructuredLinear):
     out_features))⌉ (at least 2); the input is zero-padded from ``in_features`` to N and the
     output truncated to ``out_features``. Parameters: 4·width·N·log2 N twiddle entries, plus
     ``out_features`` for the bias (against in·out + out for ``nn.Linear``); the product costs
-    O(width·N log N).
+    O(width·N log N). ``budget`` (instead of ``width``): the largest width within that many
+    weight parameters (int) or that fraction in (0, 1] of in·out (float), as for
+    :class:`StructuredLinear`.
 
     Examples
     --------
@@ -55,7 +57,7 @@ class KLinear(StructuredLinear):
         dtype: torch.dtype | None = None,
         device=None,
         generator: torch.Generator | None = None,
-        budget: int | None = None,
+        budget: float | None = None,
     ):
         opts = {"expansion": expansion, "init": init}
         if budget is None:

@@ -35,13 +35,12 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
-import numbers
 from collections.abc import Callable
 
 import torch
 
 from ..core.structured import StructuredMatrix
-from ..core.validation import check_positive_int
+from ..core.validation import budget_count, check_positive_int
 from ..families import (
     LDR,
     Butterfly,
@@ -144,17 +143,16 @@ def get_family(family) -> FamilySpec:
     return FAMILIES[key]
 
 
-def check_budget(budget) -> int:
-    if isinstance(budget, bool) or not isinstance(budget, numbers.Integral):
-        raise TypeError(f"budget: expected a positive integer number of weight parameters, got {budget!r}")
-    if budget <= 0:
-        raise ValueError(f"budget: expected a positive integer number of weight parameters, got {budget}")
-    return int(budget)
+def check_budget(budget, in_features: int, out_features: int) -> int:
+    """``budget`` as a number of weight parameters: an int as given, a float in (0, 1] that
+    fraction of in·out (:func:`kmatrix.core.validation.budget_count`)."""
+    return budget_count(budget, in_features * out_features)
 
 
-def solve_budget(family, in_features: int, out_features: int, budget: int, **options) -> dict:
+def solve_budget(family, in_features: int, out_features: int, budget: float, **options) -> dict:
     """The options (``options`` plus the family's size parameter) of the largest member of
-    ``family`` of shape out × in with at most ``budget`` weight parameters.
+    ``family`` of shape out × in with at most ``budget`` weight parameters (an int; a float in
+    (0, 1] is that fraction of the dense in·out count).
 
     Raises ValueError when no member fits (naming the smallest member and its count) and when
     ``options`` already fixes the size parameter.
@@ -163,11 +161,13 @@ def solve_budget(family, in_features: int, out_features: int, budget: int, **opt
     --------
     >>> kmatrix.nn.solve_budget("kmatrix", 256, 256, 20_000)  # 8,192 parameters per width
     {'width': 2}
+    >>> kmatrix.nn.solve_budget("lowrank", 64, 64, 0.25)  # a quarter of 64·64: rank 8
+    {'rank': 8}
     """
     spec = get_family(family)
     in_features = check_positive_int(in_features, "in_features")
     out_features = check_positive_int(out_features, "out_features")
-    budget = check_budget(budget)
+    budget = check_budget(budget, in_features, out_features)
     _check_options(spec, options)
     if spec.solve is not None:
         return spec.solve(in_features, out_features, budget, **options)

@@ -28,6 +28,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from ..core.validation import budget_count, check_budget_value
 from .klinear import KLinear
 from .registry import get_family
 from .structured_linear import StructuredLinear
@@ -41,12 +42,11 @@ TENSOR_READERS: tuple[type, ...] = (nn.MultiheadAttention,)
 def _layer_budget(budget, name: str, lin: nn.Linear) -> int | None:
     if budget is None:
         return None
+    dense = lin.in_features * lin.out_features
     if callable(budget):
         b = budget(name, lin)
-        return None if b is None else int(b)
-    if isinstance(budget, numbers.Integral):
-        return int(budget)
-    return max(1, int(float(budget) * lin.in_features * lin.out_features))
+        return None if b is None else budget_count(b, dense, f"budget({name!r})")
+    return budget_count(budget, dense)
 
 
 def _check_budget_arg(budget) -> None:
@@ -54,14 +54,10 @@ def _check_budget_arg(budget) -> None:
         return
     if isinstance(budget, bool) or not isinstance(budget, numbers.Real):
         raise TypeError(
-            f"budget: expected None, an int (weight parameters per layer), a float in (0, 1) (fraction "
-            f"of each dense weight) or a callable (name, linear) -> int, got {budget!r}"
+            f"budget: expected None, an int (weight parameters per layer), a float in (0, 1] (fraction "
+            f"of each dense weight) or a callable (name, linear) -> int | float | None, got {budget!r}"
         )
-    if isinstance(budget, numbers.Integral):
-        if budget <= 0:
-            raise ValueError(f"budget: expected a positive number of parameters, got {budget}")
-    elif not 0.0 < float(budget) < 1.0:
-        raise ValueError(f"budget: a float budget is a fraction of each dense weight, expected in (0, 1), got {budget}")
+    check_budget_value(budget)
 
 
 def replace_linear(
@@ -78,8 +74,8 @@ def replace_linear(
     of ``family`` with the same shape, bias presence, dtype and device; returns ``model``.
 
     ``budget``: None (the family's options as given), an int (weight parameters per layer), a
-    float in (0, 1) (that fraction of each layer's dense weight, in·out), or a callable
-    ``(name, linear) -> int | None``. ``filter(name, module) -> bool`` selects layers (``name``
+    float in (0, 1] (that fraction of each layer's dense weight, in·out), or a callable
+    ``(name, linear) -> int | float | None`` (either form, per layer). ``filter(name, module) -> bool`` selects layers (``name``
     the dotted path as in ``named_modules``; default: all). ``options`` go to StructuredLinear
     (``width=``, ``rank=``, ...). Bias values are copied; the structured weight is freshly
     initialised (it generally cannot equal the dense one). Layers skipped, each with a warning

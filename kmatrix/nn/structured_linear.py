@@ -39,11 +39,12 @@ class StructuredLinear(nn.Module):
         and ``"monarch"`` where registered.
     bias : bool
         Add a learnable bias, initialised U(±1/√in_features) like ``nn.Linear``'s.
-    budget : int, optional
-        Number of weight parameters: the family's size option (rank, nnz, width, ...) is chosen
-        as the largest member with at most ``budget`` parameters
+    budget : int or float, optional
+        Number of weight parameters (int), or a fraction in (0, 1] of the dense count
+        in·out (float; 0.25 = a quarter of nn.Linear's weight): the family's size option (rank,
+        nnz, width, ...) is chosen as the largest member with at most that many parameters
         (:func:`kmatrix.nn.solve_budget`); a budget below every member raises ValueError naming
-        the nearest.
+        the nearest. ``self.budget`` holds the resulting count.
     dtype, device, generator
         Precision (real or complex; default torch's default dtype), device, random source.
 
@@ -61,6 +62,8 @@ class StructuredLinear(nn.Module):
     >>> layer = kmatrix.nn.StructuredLinear(300, 200, "lowrank", budget=20_000)
     >>> layer.options()
     {'rank': 40}
+    >>> kmatrix.nn.StructuredLinear(300, 200, "lowrank", budget=0.5).options()  # 30,000 parameters
+    {'rank': 60}
     >>> layer(torch.randn(8, 300)).shape
     torch.Size([8, 200])
     """
@@ -71,7 +74,7 @@ class StructuredLinear(nn.Module):
         out_features: int,
         family: str,
         bias: bool = True,
-        budget: int | None = None,
+        budget: float | None = None,
         *,
         dtype: torch.dtype | None = None,
         device=None,
@@ -85,7 +88,8 @@ class StructuredLinear(nn.Module):
             raise TypeError(f"bias: expected a bool, got {bias!r}")
         spec = get_family(family)
         if budget is not None:
-            options = solve_budget(spec, in_features, out_features, check_budget(budget), **options)
+            budget = check_budget(budget, in_features, out_features)
+            options = solve_budget(spec, in_features, out_features, budget, **options)
         self.family = spec.name
         self.in_features, self.out_features = in_features, out_features
         self.budget = budget
