@@ -185,6 +185,78 @@ def test_butterfly_auto_order_keeps_the_better(gen):
         assert rep.details["order"] == min(errs, key=errs.get)
 
 
+# The fast path (closed-form 2×2 eigenvectors, Gram squaring, the dense product assembled from
+# the tree) against the slow exact one (LAPACK SVD of every block, Butterfly.to_dense): float64 /
+# complex128 noisy butterflies have well-separated top singular values, so the two agree to
+# rounding (1e-10 relative leaves room for the conditioning of the deeper levels).
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("order", ["left-to-right", "right-to-left", "balanced"])
+def test_butterfly_fast_path_matches_exact_svd(order, dtype, gen):
+    from kmatrix.project.butterfly import butterfly_twiddle
+
+    for n in (4, 32, 64, 256):
+        B = kmatrix.Butterfly(n, dtype=dtype, generator=gen).to_dense().detach()
+        G = random_tensor((n, n), dtype, gen)
+        M = B + 0.1 * B.norm() / G.norm() * G
+        tw, D = butterfly_twiddle(M, order, dense=True)
+        tw_ref = butterfly_twiddle(M, order, exact=True)
+        D_ref = kmatrix.Butterfly(n, n, init=tw_ref).to_dense().detach()
+        D_tw = kmatrix.Butterfly(n, n, init=tw).to_dense().detach()
+        assert float((D_tw - D_ref).norm() / D_ref.norm()) <= 1e-10, (n, order)
+        assert float((D - D_tw).norm() / D_tw.norm()) <= 1e-13, (n, order)  # assembled = stages
+
+
+def test_top_eigvec_against_eigh(gen):
+    from kmatrix.project.butterfly import _top_eigvec
+
+    for dtype in DTYPES:
+        for k in (2, 3, 8, 32):
+            A = random_tensor((200, k + 3, k), dtype, gen)
+            A[:50] = A[:50, :, :1] @ A[:50, :1, :]  # rank one: stops after one squaring
+            A[50:60] = 0  # zero blocks: e₀
+            G = A.mH @ A
+            v = _top_eigvec(G)
+            lam, V = torch.linalg.eigh(G)
+            # Rayleigh quotient = λ_max (the rank-1 error depends only on it) to rounding
+            rq = torch.einsum("bi,bij,bj->b", v.conj(), G, v).real
+            assert torch.allclose(rq, lam[:, -1], rtol=1e-12, atol=1e-12 * float(lam.max()))
+            assert torch.allclose(v.norm(dim=-1), torch.ones(200, dtype=torch.float64), atol=1e-14)
+            # where the gap is clear the vector itself is the eigenvector (up to a phase)
+            clear = (lam[:, -2] < 0.9 * lam[:, -1]) & (lam[:, -1] > 0)
+            overlap = (V[:, :, -1].conj() * v).sum(-1).abs()
+            assert torch.allclose(overlap[clear], torch.ones(int(clear.sum()), dtype=torch.float64), atol=1e-10)
+            assert torch.equal(v[50:60].abs(), torch.eye(k, dtype=torch.float64)[0].expand(10, k).to(v.dtype).abs())
+
+
+def test_balanced_tree_is_faust_bbtree():
+    from kmatrix.project.butterfly import _bbtree_slots, _plan
+
+    for L in range(1, 20):
+        slots = _bbtree_slots(L)
+        assert sum(slots) == L and len(slots) & (len(slots) - 1) == 0 and set(slots) <= {1, 2}
+    assert _plan(8, _bbtree_slots(8))[0] == 4  # powers of two: halves
+    assert _plan(10, _bbtree_slots(10)) == (4, (2, 2, 1, 1), (1, 1, 1, 1))  # 6 | 4, then 4 | 2
+    assert _plan(11, _bbtree_slots(11))[0] == 4  # 7 | 4
+
+
+@pytest.mark.parametrize("n", [32, 64, 128, 512, 1024])
+def test_balanced_matches_pyfaust_bbtree(n, gen):
+    """Same tree and exact rank-1 blocks as FAµST: the errors agree to rounding (the optional
+    peer; skipped without pyfaust)."""
+    pytest.importorskip("pyfaust")
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pyfaust.fact
+    B = kmatrix.Butterfly(n, dtype=torch.float64, generator=gen).to_dense().detach()
+    G = random_tensor((n, n), torch.float64, gen)
+    M = (B + 0.1 * B.norm() / G.norm() * G).numpy()
+    ref = np.linalg.norm(pyfaust.fact.butterfly(M, type="bbtree").toarray() - M) / np.linalg.norm(M)
+    _, rep = kmatrix.project(M, "butterfly", order="balanced")
+    assert rep.rel_error == pytest.approx(ref, rel=1e-9)
+
+
 def test_butterfly_padding_reported(gen):
     M = random_tensor((12, 10), torch.float64, gen)
     W, rep = kmatrix.project(M, "butterfly")

@@ -12,15 +12,24 @@ of size n/2^s). Writing i = α·2^s + ρ, j = β·2^s + γ, exactly one t = β·
 so each (n/2^s) × 2^s submatrix B[(·, ρ), (β, ·)] has rank one, and these submatrices tile B.
 The factorization replaces every such submatrix of M by its best rank-1 approximation σ u vᴴ
 (σ^{1/2} to each side), reads X_ρ and Y_β off the singular vectors, and recurses on both until
-the 2×2 blocks are the twiddles. The split point gives the order: ``"left-to-right"`` (s = L − 1: peel the leftmost factor
-F_{L−1} off first, the default), ``"right-to-left"`` (s = 1: peel F_0 first) or ``"balanced"``
-(s = ⌊L/2⌋, a balanced binary tree), or ``"auto"`` (the default: left-to-right, and when
-its error is below ½ (relative) but above rounding, also the balanced tree, keeping the better). The two peeling orders only ever need rank-1
-approximations of 2×k or k×2 blocks, whose 2×2 Gram matrices have closed-form eigenvectors,
-so they are also the fastest. Measured (``kmatrix bench projection``): on Gaussian matrices
-left-to-right gives the smallest error (n = 256 / 1024 / 2048: 0.971 / 0.992 / 0.996 against
-0.978 / 0.995 / 0.998 for the balanced tree), on butterflies + 1 % / 10 % noise the balanced
-tree does (n = 1024: 0.00996 / 0.0991 against 0.0101 / 0.1010) — hence ``"auto"``.
+the 2×2 blocks are the twiddles. The split point gives the order: ``"left-to-right"`` (s = L − 1:
+peel the leftmost factor F_{L−1} off first), ``"right-to-left"`` (s = 1: peel F_0 first),
+``"balanced"`` (the balanced binary tree of FAµST's ``butterfly(type="bbtree")``: halves when L is
+a power of two, otherwise the complete tree with the leftmost factors deepest, e.g. 6 | 4 then
+4 | 2 for L = 10, see :func:`_bbtree_slots`), or ``"auto"`` (the default: left-to-right, and when
+its error is below ½ (relative) but above rounding, also the balanced tree, keeping the better).
+
+Rank-1 blocks: 2×k / k×2 blocks (the peeling orders, the leaves of the tree) from the closed-form
+eigenvector of their 2×2 Gram matrix; larger blocks from their smaller Gram matrix by repeated
+squaring (:func:`_top_eigvec`), batched over all blocks of a level — no Python loop over blocks,
+no LAPACK call. ``exact=True`` (:func:`butterfly_twiddle`) takes every block's singular vectors
+from a batched LAPACK SVD instead: the slow reference the tests hold the fast path to. The dense
+product a node represents is assembled from its children's, B[α·2^s + ρ, β·2^s + γ] =
+X_ρ[α, β]·Y_β[ρ, γ] (n² products per tree level), which is how ``"auto"`` measures both errors.
+Measured (``kmatrix bench projection``, one thread as pyfaust, loaded 2-core machine): with the
+same tree and exact rank-1 blocks our balanced error equals pyfaust's to rounding on noisy
+butterflies; on Gaussian matrices left-to-right is best (n = 1024 / 2048: 0.992 / 0.996 against
+pyfaust's 0.995 / 0.998), and the CPU time is 0.06–0.28× pyfaust's at n = 1024 and 2048.
 If M is a butterfly (with nonzero twiddle blocks in general position) every block is exactly
 rank one and the factorization recovers it to rounding. Not a Frobenius projection in general
 (``optimal`` False); Zheng et al. bound its error by a constant times the best one.
@@ -32,8 +41,9 @@ each half make every row pair (ρ, ρ + n/2) rank one, i.e. proportional 2-vecto
 (M[ρ, j], M[ρ + n/2, j]); columns are grouped with column 0's half by the smallest total
 sin²-angle ``Σ_ρ (1 − |⟨ĉ_ρj, ĉ_ρ0⟩|²)`` (one n×n Gram-type product), the rank-1 step is taken, and
 the search recurses into both halves. It recovers the bit reversal of the DFT exactly.
-Cost: O(n² log n) for the factorization (rank-1 SVDs of the n² entries at each of log n levels
-of the tree, fewer for the balanced order); the search adds O(n³) (one n×n product per level).
+Cost: O(n²) for the peeling orders (each level factors half the entries of the one above), O(n²·k)
+for the balanced tree (k ≤ √(2n) the Gram size at its root, times the squarings: at most 12, ~3
+for a nearly rank-one block); the search adds O(n³) (one n×n product per level).
 """
 
 from __future__ import annotations
