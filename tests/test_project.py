@@ -257,6 +257,25 @@ def test_balanced_matches_pyfaust_bbtree(n, gen):
     assert rep.rel_error == pytest.approx(ref, rel=1e-9)
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_butterfly_refine_never_worse(dtype, gen):
+    for shape in ((32, 32), (12, 10)):
+        n = max(shape[0], 16)
+        B = kmatrix.Butterfly(n, dtype=dtype, generator=gen).to_dense().detach()[: shape[0], : shape[1]]
+        G = random_tensor(shape, dtype, gen)
+        M = B + 0.1 * B.norm() / G.norm() * G
+        _, rep0 = kmatrix.project(M, "butterfly")
+        W, rep = kmatrix.project(M, "butterfly", refine=15)
+        d = rep.details
+        assert d["factorization_error"] == pytest.approx(rep0.rel_error, rel=1e-9)
+        assert d["refined_error"] <= d["factorization_error"]
+        assert d["refined_error"] < 0.999 * d["factorization_error"]  # 15 steps do move it (~0.5 %)
+        assert rep.rel_error == pytest.approx(d["refined_error"], rel=1e-9)
+        assert rep.rel_error == pytest.approx(_err(W, M), rel=1e-9)
+    with pytest.raises(ValueError, match="refine"):
+        kmatrix.project(M, "butterfly", refine=-1)
+
+
 def test_butterfly_padding_reported(gen):
     M = random_tensor((12, 10), torch.float64, gen)
     W, rep = kmatrix.project(M, "butterfly")

@@ -13,7 +13,7 @@ family              method                                     optimal    params
 ``circulant``       wrapped-diagonal averages (square M)       yes
 ``sparse+lowrank``  robust PCA, ADMM + polish                  no         lam, rank, nnz, tol
 ``monarch``         blockwise rank-r SVD                       yes        nblocks, rank
-``butterfly``       hierarchical rank-1 factorization          no         order, perm
+``butterfly``       hierarchical rank-1 factorization          no         order, perm, refine
 ``kmatrix``         butterfly init + Adam + L-BFGS             no         width, expansion, ...
 ==================  =========================================  =========  ===================
 
