@@ -170,13 +170,13 @@ def _run(args) -> int:
                 e_pf, t_pf, c_pf = run_pyfaust(M, perm, args.repeats)
             ok_err = "yes" if e_ours <= max(e_pf * (1 + 1e-9), 1e-12) else "NO"
             rows.append([name, n, order, e_ours, e_pf, t_ours, t_pf, t_ours / t_pf, c_ours, c_pf,
-                         c_ours / max(c_pf, 1e-9), ok_err])
+                         c_ours / max(c_pf, 1e-9), ok_err, f"{(e_ours - e_pf) / e_pf:+.1e}"])
         else:
-            rows.append([name, n, order, e_ours, "", t_ours, "", "", c_ours, "", "", ""])
+            rows.append([name, n, order, e_ours, "", t_ours, "", "", c_ours, "", "", "", ""])
     print(f"\nbutterfly projection (relative Frobenius error; median wall and CPU seconds; "
           f"{args.threads} torch thread(s); shared machine, noisy)")
     print(format_table(["matrix", "n", "order", "err kmatrix", "err pyfaust", "t kmatrix", "t pyfaust", "t ratio",
-                        "cpu kmatrix", "cpu pyfaust", "cpu ratio", "err ≤"], rows))
+                        "cpu kmatrix", "cpu pyfaust", "cpu ratio", "err ≤", "Δerr/err"], rows))
     if have:
         big = [r for r in rows if r[1] >= 1024]
         if big:
