@@ -14,6 +14,7 @@ import os
 import sys
 
 import torch
+from sklearn.datasets import load_digits
 from torch import nn
 
 import kmatrix
@@ -59,9 +60,7 @@ assert planted["butterfly"] < 1e-2 < planted["lowrank"]
 
 # %%
 # A trained weight: an MLP 64 → H → H → 10 on the 8×8 digits (1797 images; scikit-learn ships
-# them, no download), full-batch Adam.
-from sklearn.datasets import load_digits
-
+# them, no download), Adam on mini-batches of 100.
 X_all, y_all = load_digits(return_X_y=True)
 X_all = torch.tensor(X_all / 16.0, dtype=torch.float32)
 y_all = torch.tensor(y_all)
@@ -121,7 +120,8 @@ print(
     f"{dense_acc:.3f}"
 )
 print(
-    f"{'family':<10} {'params':>7} {'rel. error':>11} {'acc. projected':>15} {'after fine-tune':>16}"
+    f"{'family':<10} {'params':>7} {'rel. error':>11} "
+    f"{'acc. projected':>15} {'after fine-tune':>16}"
 )
 for family, params, err, before, after in rows:
     print(f"{family:<10} {params:>7} {err:>11.2f} {before:>15.3f} {after:>16.3f}")
