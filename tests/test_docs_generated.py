@@ -77,3 +77,37 @@ def test_script_runs_and_tables_match_the_page(tmp_path):
             f"kmatrix bench {name} now prints other tables than docs/_generated/bench_{name}.txt: "
             "run python docs/make_bench_tables.py"
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# the atlas figure (docs/atlas.rst), written by docs/make_atlas.py
+# ---------------------------------------------------------------------------------------------
+def _atlas_script():
+    spec = importlib.util.spec_from_file_location("make_atlas", ROOT / "docs" / "make_atlas.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_atlas_page_shows_the_generated_figure():
+    page = (ROOT / "docs" / "atlas.rst").read_text()
+    assert ".. image:: _generated/atlas.png" in page
+    assert ".. literalinclude:: _generated/atlas.txt" in page
+    assert "atlas" in (ROOT / "docs" / "index.rst").read_text().split()
+    png = (GENERATED / "atlas.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < 300_000, "a small PNG"
+
+
+def test_atlas_files_say_when_where_and_what():
+    """The summary names the command docs/make_atlas.py runs now, and the CSV has its points."""
+    import csv
+
+    script = _atlas_script()
+    lines = (GENERATED / "atlas.txt").read_text().splitlines()
+    assert HEADER.fullmatch(lines[0]), lines[0]
+    command = "$ kmatrix atlas " + " ".join(script.shlex.quote(a) for a in script.ARGS) + " --out OUT"
+    assert lines[1] == command, "docs/_generated/atlas.* are stale: run python docs/make_atlas.py"
+    rows = list(csv.DictReader((GENERATED / "atlas.csv").open()))
+    targets = script.ARGS[script.ARGS.index("--targets") + 1].split(",")
+    assert sorted({r["target"] for r in rows}) == sorted(targets)
+    assert {r["n"] for r in rows} == {script.ARGS[script.ARGS.index("--n") + 1]}
