@@ -9,10 +9,12 @@ import importlib
 import importlib.util
 import inspect
 import pkgutil
+import pydoc
+import re
 
 import pytest
 import torch
-from _public_api import documented_objects
+from _public_api import documented_objects, public_objects
 
 import kmatrix
 
@@ -59,3 +61,18 @@ def test_public_object_has_example(name):
         f"{name}: add an Examples section (numpy style, '>>>' lines that run as doctests, numbers "
         "printed at fixed precision) to its docstring"
     )
+
+
+PUBLIC = public_objects()
+_PRIVATE_MODULE = re.compile(r"kmatrix(?:\.\w+)*\._[a-z]\w*")
+
+
+@pytest.mark.parametrize("name", sorted(PUBLIC))
+def test_docstring_names_public_objects_only(name):
+    """help() shows one docstring: it must not send the reader to a private module or to "the
+    module docstring" it does not show (name the module: ``help("kmatrix.families.toeplitz")``)."""
+    doc = inspect.getdoc(PUBLIC[name]) or ""
+    assert not _PRIVATE_MODULE.findall(doc), f"{name} names private modules {_PRIVATE_MODULE.findall(doc)}"
+    assert "module docstring" not in doc, f"{name}: say which module (help(\"kmatrix....\")) or state it here"
+    for module in re.findall(r'help\("([\w.]+)"\)', doc):
+        assert inspect.ismodule(pydoc.locate(module)), f"{name}: help({module!r}) does not show a module"

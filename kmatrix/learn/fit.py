@@ -369,7 +369,9 @@ def fit(
         Samples, finite, of the same precision; complex Y needs a complex model output (a real Y
         with a complex output fits the imaginary part to 0; use ``RealPart`` to drop it).
     optimizer : "auto", "gd", "adam" or "lbfgs"
-        See the module docstring. ``"auto"`` = Adam then L-BFGS.
+        ``"gd"``: Algorithm 1, fixed step η = ``lr`` on E (or a mini-batch estimate);
+        ``"adam"``: Adam on E / ‖Y‖² with ``schedule``; ``"lbfgs"``: L-BFGS with a strong-Wolfe
+        line search on the full batch; ``"auto"`` = Adam then L-BFGS.
     lr : float
         η for gd (required: Algorithm 1's step is the user's choice), Adam's initial learning
         rate (default 0.01), L-BFGS's (default 1).
