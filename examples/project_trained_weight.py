@@ -22,6 +22,7 @@ import kmatrix
 SMALL = "--small" in sys.argv or os.environ.get("KMATRIX_EXAMPLES_SMALL") == "1"
 hidden = 64 if SMALL else 256
 epochs, finetune_epochs = (15, 3) if SMALL else (40, 10)
+batch = 200 if SMALL else 100
 torch.manual_seed(0)
 
 # %%
@@ -60,7 +61,7 @@ assert planted["butterfly"] < 1e-2 < planted["lowrank"]
 
 # %%
 # A trained weight: an MLP 64 → H → H → 10 on the 8×8 digits (1797 images; scikit-learn ships
-# them, no download), Adam on mini-batches of 100.
+# them, no download), Adam on mini-batches.
 X_all, y_all = load_digits(return_X_y=True)
 X_all = torch.tensor(X_all / 16.0, dtype=torch.float32)
 y_all = torch.tensor(y_all)
@@ -77,10 +78,10 @@ def accuracy(model) -> float:
 def train_epochs(model, epochs, lr):
     opt = torch.optim.Adam(model.parameters(), lr=lr)
     for _ in range(epochs):
-        for i in range(0, len(y_train), 100):
+        for i in range(0, len(y_train), batch):
             opt.zero_grad()
             nn.functional.cross_entropy(
-                model(X_train[i : i + 100]), y_train[i : i + 100]
+                model(X_train[i : i + batch]), y_train[i : i + batch]
             ).backward()
             opt.step()
 
