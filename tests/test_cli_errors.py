@@ -138,10 +138,17 @@ def test_every_subcommand_help_is_plain_and_ends_with_an_example(capsys):
         assert last.startswith("example: kmatrix " + " ".join(cmd[1:2])), (cmd, last)
 
 
-@pytest.mark.parametrize("name", ["butterfly", "families", "vandermonde_accuracy", "circuits", "fast_growth"])
-def test_benchmark_help_is_plain_text(name, capsys):
+def _benchmarks() -> list[str]:
+    from kmatrix.cli.commands.bench import _available
+
+    return _available()
+
+
+@pytest.mark.parametrize("name", _benchmarks())
+def test_benchmark_help_is_plain_text_and_ends_with_an_example(name, capsys):
     text = _help(["bench", name], capsys)
-    assert "usage: kmatrix bench " + name in text and "``" not in text
+    assert "usage: kmatrix bench " + name in text and "``" not in text and ":func:" not in text
+    assert text.strip().splitlines()[-1].startswith("example: kmatrix bench " + name), text
 
 
 def test_plain_text():

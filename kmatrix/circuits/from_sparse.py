@@ -43,7 +43,7 @@ def _triplets(f: Any, k: int) -> tuple[list[int], list[int], list, tuple[int, in
 
 
 def from_sparse_factors(factors, field: GF | None = None) -> Circuit:
-    """The linear circuit of W = S_1 ⋯ S_K (module docstring).
+    """The linear circuit of W = S_1 ⋯ S_K (``help("kmatrix.circuits.from_sparse")``).
 
     ``factors``: a ``kmatrix.SparseProduct`` (what :func:`to_sparse_factors` returns), or a list
     [S_1, …, S_K] applied right to left whose entries are ``kmatrix.Sparse``, ``scipy.sparse``,

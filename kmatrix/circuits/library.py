@@ -327,8 +327,9 @@ def horner(n: int) -> Circuit:
 
 def toeplitz(col: Any, row: Any) -> Circuit:
     """The Toeplitz matrix T[i, j] = col[i − j] (i ≥ j), row[j − i] (j > i); col[0] must equal
-    row[0] (m = len(col), n = len(row)). Karatsuba-style block split (module docstring): size
-    3^(k+1) − 3n and depth 2k for n×n, n = 2^k ≥ 2, when no constant difference vanishes.
+    row[0] (m = len(col), n = len(row)). Karatsuba-style block split
+    (``help("kmatrix.circuits.library")``): size 3^(k+1) − 3n and depth 2k for n×n, n = 2^k ≥ 2,
+    when no constant difference vanishes.
 
     Examples
     --------

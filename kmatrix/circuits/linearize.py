@@ -75,8 +75,8 @@ def _close(u, v) -> bool:
 
 def linearize(circuit: Circuit, seed: int | None = None, tries: int = 20) -> Circuit:
     """The linear circuit (Definition 2.8) of the linear map that ``circuit`` computes
-    (Theorem 2.9; module docstring): at most ``circuit.size`` gates plus one per scaled or
-    zero output, same inputs, outputs and field.
+    (Theorem 2.9): at most ``circuit.size`` gates plus one per scaled or zero output, same
+    inputs, outputs and field.
 
     ``seed``: the random points (when a divisor vanishes at 0, and the final check), drawn from
     ``random.Random(seed)``; ``tries`` points at most. ValueError when the circuit has no

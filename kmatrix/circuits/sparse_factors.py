@@ -55,8 +55,8 @@ def layer_positions(circuit: Circuit) -> tuple[list[int], list[int]]:
 def sparse_factor_triplets(circuit: Circuit) -> list[tuple[list[int], list[int], list, tuple[int, int]]]:
     """The factors [P, W_d, …, W_1, E] as (rows, cols, values, shape) with the circuit's own
     (possibly exact) constants as values; product order as in ``SparseProduct``. Copy rows are
-    kept only for nodes still needed after their layer (module docstring), so the lists hold
-    O(s + total nnz) entries.
+    kept only for nodes still needed after their layer
+    (``help("kmatrix.circuits.sparse_factors")``), so the lists hold O(s + total nnz) entries.
 
     Examples
     --------
@@ -107,7 +107,8 @@ def sparse_factor_triplets(circuit: Circuit) -> list[tuple[list[int], list[int],
 
 def to_sparse_factors(circuit: Circuit, dtype: torch.dtype | None = None):
     """W = P · W_d ⋯ W_1 · E as a ``kmatrix.SparseProduct`` of ``kmatrix.Sparse`` factors
-    (module docstring). ``dtype``: default float64, complex128 when a constant is complex.
+    (``help("kmatrix.circuits.sparse_factors")``). ``dtype``: default float64, complex128 when a
+    constant is complex.
 
     Examples
     --------

@@ -83,7 +83,10 @@ def _sum_terms(dst: Circuit, terms: list[tuple[object, int]]) -> int | None:
 
 
 def transpose_reverse(circuit: Circuit) -> Circuit:
-    """Wᵀ by reversing the DAG (module docstring). Inputs y₀…y_{m−1}, outputs (Wᵀy)_0…(Wᵀy)_{n−1}.
+    """Wᵀ by reversing the DAG (Theorem 3.10's structural proof: every edge reversed, each node
+    the weighted sum of its reversed in-edges; on a reduced circuit the same multiplications by
+    constants and #outputs − #inputs more additions). Inputs y₀…y_{m−1}, outputs
+    (Wᵀy)_0…(Wᵀy)_{n−1}.
 
     Examples
     --------
@@ -116,7 +119,8 @@ def transpose_reverse(circuit: Circuit) -> Circuit:
 
 
 def transpose_baur_strassen(circuit: Circuit) -> Circuit:
-    """Wᵀ as ∇_x (yᵀ W x) by Baur–Strassen (module docstring); inputs y, outputs Wᵀ y.
+    """Wᵀ as ∇_x (yᵀ W x) by Baur–Strassen (the survey's proof of Theorem 3.10); inputs y,
+    outputs Wᵀ y.
 
     Examples
     --------

@@ -15,7 +15,8 @@ This file is the command line's single error boundary and help formatter:
   (BrokenPipeError: stdout is pointed at /dev/null, status 0);
 * help texts are plain text: the reStructuredText markup of docstrings reused as descriptions
   (````code````, ``:func:`name```) is removed — for every parser created while the command
-  runs, including the benchmarks' own (``kmatrix bench NAME --help``);
+  runs, including the benchmarks' own (``kmatrix bench NAME --help``), whose help ends with the
+  example line ``example: kmatrix bench NAME`` unless the benchmark gives its own epilog;
 * ``kmatrix --version`` prints the version.
 """
 
@@ -68,6 +69,9 @@ def _plain_parsers():
     def init(self, *args, **kwargs):
         if kwargs.get("formatter_class", argparse.HelpFormatter) is argparse.HelpFormatter:
             kwargs["formatter_class"] = PlainHelpFormatter
+        prog = kwargs.get("prog") or ""
+        if prog.startswith("kmatrix bench ") and not kwargs.get("epilog"):
+            kwargs["epilog"] = f"example: {prog}"  # a benchmark's own parser: run it as shipped
         saved[0](self, *args, **kwargs)
 
     def error(self, message):

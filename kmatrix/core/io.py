@@ -427,7 +427,8 @@ class _Reader:
 
 
 def load(path: str | os.PathLike, map_location=None, *, families: Iterable[type] = ()) -> StructuredMatrix:
-    """Read and validate a matrix written by :func:`save` (module docstring: what is checked).
+    """Read and validate a matrix written by :func:`save` (``help("kmatrix.core.io")``: what is
+    checked).
 
     ``families``: your own ``StructuredMatrix`` subclasses that the file may name (by module and
     qualified name); kmatrix's families are always known. ``map_location`` as in ``torch.load``.

@@ -49,7 +49,7 @@ class Butterfly(TwiddleParameter, StructuredMatrix):
     init : str or tensor
         ``"random"`` (each 2×2 block with independent unit-norm random columns, so every stage
         keeps E‖y‖² = ‖x‖², scaled so that the corner keeps Var(y_i) = Var(x_j) for i.i.d.
-        inputs; see :func:`~kmatrix.families._twiddle.make_twiddle`),
+        inputs),
         ``"orthogonal"`` / ``"unitary"`` (each 2×2 block a rotation / Haar unitary, so the N×N
         butterfly is orthogonal / unitary), ``"identity"``, or an explicit twiddle tensor of
         shape :attr:`twiddle_shape` (kept exactly, dtype kept unless ``dtype`` is given).

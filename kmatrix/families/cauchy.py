@@ -171,10 +171,10 @@ class Cauchy(StructuredMatrix):
     * direct: per entry one subtraction, one reciprocal, one multiply-add: m(4n − 1) over ℝ;
       over ℂ (reciprocal ``z̄/|z|²`` = 5 flops) 15mn − 2m. Normwise error: the
       worst-case bound is ~n·ε; measured 6e-17 … 1.4e-15 on the cases below (n = 2^6 … 2^14).
-    * fast: exact algorithm N(s)/T(s) (module docstring), O((m + n) log² n); flops counted from
-      the implementation (``fast_flops``, trees included): for m = n ≈ 82·n·log2²(n) over ℝ and
-      ≈ 166·n·log2²(n) over ℂ (n = 2^14: 5.3e8 vs 4.0e9 for the direct path; the direct path
-      needs fewer flops up to n = 2^11 over ℝ, 2^10 over ℂ).
+    * fast: exact algorithm N(s)/T(s) (``help("kmatrix.families.cauchy")``), O((m + n) log² n);
+      flops counted from the implementation (``fast_flops``, trees included): for m = n ≈
+      82·n·log2²(n) over ℝ and ≈ 166·n·log2²(n) over ℂ (n = 2^14: 5.3e8 vs 4.0e9 for the direct
+      path; the direct path needs fewer flops up to n = 2^11 over ℝ, 2^10 over ℂ).
 
     Measured accuracy (``kmatrix bench cauchy_accuracy``: m = n, float64/complex128,
     x ~ N(0, 1), error ``‖ŷ − y‖ / ‖|C| |x|‖`` on 64 sampled entries against mpmath at 50 digits;

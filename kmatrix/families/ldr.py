@@ -178,8 +178,9 @@ class LDR(StructuredMatrix):
         ``gen_G`` and ``gen_H`` (``H`` is taken: it is the conjugate transpose of every
         StructuredMatrix); ``generators()`` returns (G, H).
     L, R : operator specs for the m×m left and n×n right operator: ``"Z"``, ``"Zt"``,
-        ``("Zf", f)``, ``("Zft", f)``, ``("D", d)`` or a 1-d tensor d (see
-        :mod:`kmatrix.families._ldr_ops`). Diagonals are stored as buffers ``L_diag`` / ``R_diag``.
+        ``("Zf", f)``, ``("Zft", f)``, ``("D", d)`` or a 1-d tensor d (Z[i, j] = 1 iff
+        i = j − 1, Z_f = Zᵀ + f e_0 e_{n−1}ᵀ, D = diag(d)). Diagonals are stored as buffers
+        ``L_diag`` / ``R_diag``.
     form : ``"sylvester"`` (default) or ``"stein"``.
 
     Notes
@@ -190,7 +191,8 @@ class LDR(StructuredMatrix):
     Presets: :meth:`toeplitz_like` (Z_1, Z_{−1}), :meth:`hankel_like` (Z_1, Z_{−1}ᵀ),
     :meth:`vandermonde_like` (D_a, Zᵀ), :meth:`cauchy_like` (D_s, D_t). :meth:`displacement`
     computes the residual of a dense matrix; :meth:`from_dense` recovers generators from it.
-    Product cost and flops: module docstring (O(r n log n) for two shifts, O(r m n) otherwise).
+    Product cost and flops: ``help("kmatrix.families.ldr")`` (O(r n log n) for two shifts, O(r m n)
+    otherwise).
 
     Examples
     --------

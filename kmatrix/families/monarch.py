@@ -63,7 +63,7 @@ def _randn(shape, dtype, device, generator, std):
 
 
 class Monarch(StructuredMatrix):
-    """A Monarch matrix P L Pᵀ R (module docstring), ``out_size × in_size``.
+    """A Monarch matrix P L Pᵀ R (``help("kmatrix.families.monarch")``), ``out_size × in_size``.
 
     Parameters
     ----------

@@ -99,8 +99,8 @@ class Sparse(StructuredMatrix):
         Positive dimensions. s = 0 (the zero matrix) is allowed.
 
     ``num_params`` = s; product O(s) (times the batch); flops = 2·nnz − r over ℝ and 8·nnz − 2r
-    over ℂ, with r the number of nonempty rows (see the module docstring). ``W.T`` is a Sparse
-    with rows and cols swapped that shares the same ``values`` parameter.
+    over ℂ, with r the number of nonempty rows (see ``help("kmatrix.families.sparse")``). ``W.T`` is
+    a Sparse with rows and cols swapped that shares the same ``values`` parameter.
 
     Examples
     --------

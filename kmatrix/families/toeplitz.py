@@ -108,9 +108,9 @@ class Toeplitz(StructuredMatrix):
 
     A given r with r[0] ≠ c[0] raises ValueError (scipy drops r[0] silently). θ = ``vals``
     (m + n − 1 scalars, T[i, j] = vals[n − 1 + i − j]). Product O((m + n) log(m + n)) by circulant
-    embedding of length N = fast_len(m + n − 1); flops = 3·F(N) + P(N) (module docstring:
-    F(N) = 5 N log2 N over ℂ, half over ℝ; P(N) = 6N over ℂ, 6(⌊N/2⌋+1) over ℝ).
-    Tᵀ = Toeplitz(r, c) on the same θ (vals reversed).
+    embedding of length N = fast_len(m + n − 1); flops = 3·F(N) + P(N)
+    (``help("kmatrix.families.toeplitz")``: F(N) = 5 N log2 N over ℂ, half over ℝ; P(N) = 6N over ℂ,
+    6(⌊N/2⌋+1) over ℝ). Tᵀ = Toeplitz(r, c) on the same θ (vals reversed).
 
     Examples
     --------
@@ -176,8 +176,8 @@ class Hankel(StructuredMatrix):
 
     A given r with r[0] ≠ c[−1] raises ValueError. θ = ``vals`` = h (m + n − 1 scalars).
     Product O((m + n) log(m + n)) by a length-N = fast_len(m + n − 1) circular convolution of h
-    with the reversed x; flops = 3·F(N) + P(N) (module docstring). Hᵀ is the n×m Hankel of the
-    same h.
+    with the reversed x; flops = 3·F(N) + P(N) (``help("kmatrix.families.toeplitz")``). Hᵀ is the
+    n×m Hankel of the same h.
 
     Examples
     --------
@@ -238,8 +238,9 @@ class Circulant(StructuredMatrix):
     """C[i, j] = c[(i − j) mod n] (scipy's ``circulant``): n×n, first column c.
 
     θ = ``col`` = c (n scalars). Product O(n log n): C x = ifft(fft(c) · fft(x)) at length n;
-    flops = 3·F(n) + P(n) (module docstring). Cᵀ = Circulant((c[0], c[n−1], …, c[1])) on the same
-    θ. ``kmatrix.merge`` makes ``Circulant @ Circulant`` and ``+`` one circulant (new θ).
+    flops = 3·F(n) + P(n) (``help("kmatrix.families.toeplitz")``). Cᵀ = Circulant((c[0], c[n−1], …,
+    c[1])) on the same θ. ``kmatrix.merge`` makes ``Circulant @ Circulant`` and ``+`` one circulant
+    (new θ).
 
     Examples
     --------

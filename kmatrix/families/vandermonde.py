@@ -153,7 +153,7 @@ class Vandermonde(StructuredMatrix):
       over ℂ 8mn − 2m + 6m(n−1). Normwise error: the worst-case bound is ~n·ε
       (powers by repeated multiplication have relative error ≤ jε; Horner's bound is 2nε);
       measured 3.7e-17 … 5.3e-16 on the cases below (n = 2^6 … 2^14).
-    * fast: multipoint evaluation (see ``kmatrix.families._polynomial``), with
+    * fast: multipoint evaluation (subproduct / remainder tree), with
       L = next_pow2(min(m, n)): tree O(m log² L), per vector O((m + n) log² L). Counted from
       the implementation (``fast_flops``, tree included): for m = n ≈ 74·n·log2²(n) over ℂ
       (n = 2^14: 2.3e8, vs 3.8e9 for the direct path) and ≈ 37·n·log2²(n) over ℝ.

@@ -71,9 +71,22 @@ def _randn(shape, dtype, gen, scale):
 
 @dataclass(frozen=True)
 class Family:
-    """``build(n, budget, dtype, generator, width)`` -> a random matrix, or None when the budget
-    (scalars of dtype) is below what the family needs; ``twiddles``: trained with
-    the unitary phase first."""
+    """A learnable family: ``build(n, budget, dtype, generator, width)`` -> a random n×n matrix
+    of the family with at most ``budget`` parameters (scalars of dtype; None: the family's default
+    size), or None when the budget is below what the family needs; ``twiddles``: trained with
+    the unitary phase first (:func:`unitary_twiddles`). The entries of ``FAMILIES``.
+
+    Examples
+    --------
+    >>> fam = kmatrix.learn.FAMILIES["monarch"]
+    >>> fam.name, fam.twiddles
+    ('monarch', False)
+    >>> W = fam.build(16, 128, torch.float64, torch.Generator().manual_seed(0), None)
+    >>> type(W).__name__, W.num_params            # k = 4 blocks: 2·n·k = 128 parameters
+    ('Monarch', 128)
+    >>> fam.build(16, 10, torch.float64, torch.Generator().manual_seed(0), None) is None
+    True
+    """
 
     name: str
     build: Callable
@@ -278,7 +291,22 @@ def unitary_twiddles(model: nn.Module, generator: torch.Generator | None = None)
     """Within the block, every Butterfly / KMatrix twiddle of ``model`` is the unitary
     exp(A − Aᴴ) of a fresh unconstrained tensor A with i.i.d. N(0, 1) entries (a random
     unitary start, drawn from ``generator``); on exit the current unitary values are written
-    back as plain twiddle parameters (new ``nn.Parameter`` objects)."""
+    back as plain twiddle parameters (new ``nn.Parameter`` objects).
+
+    Examples
+    --------
+    Inside the block the butterfly is unitary, whatever its twiddles were; after it, it keeps
+    the last unitary value as ordinary (free) parameters:
+
+    >>> B = kmatrix.Butterfly(8, dtype=torch.complex128)
+    >>> with kmatrix.learn.unitary_twiddles(B, torch.Generator().manual_seed(0)):
+    ...     D = B.to_dense()
+    >>> I = torch.eye(8, dtype=torch.complex128)
+    >>> torch.allclose(D.conj().T @ D, I), torch.allclose(B.to_dense(), D)
+    (True, True)
+    >>> type(B.twiddle).__name__
+    'Parameter'
+    """
     mods = [m for m in model.modules() if isinstance(m, (Butterfly, KMatrix))]
     try:
         for m in mods:

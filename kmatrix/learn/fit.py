@@ -42,7 +42,25 @@ SCHEDULES = ("cosine", "exponential", "constant")
 
 
 class FitDivergedWarning(RuntimeWarning):
-    """Training stopped on a non-finite or diverging loss; the best parameters were restored."""
+    """Training stopped on a non-finite or diverging loss; the best parameters were restored.
+
+    Examples
+    --------
+    Gradient descent with a step far too large for the problem diverges; :func:`fit` warns,
+    stops and restores the best parameters seen (here the zero start):
+
+    >>> import warnings
+    >>> X = torch.randn(8, 4, dtype=torch.float64)
+    >>> Y = torch.randn(8, 2, dtype=torch.float64)
+    >>> W = kmatrix.Dense(torch.zeros(2, 4, dtype=torch.float64))
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     h = kmatrix.learn.fit(W, X, Y, optimizer="gd", lr=1.0, steps=100, tol=None)
+    >>> h.status, [w.category.__name__ for w in caught]
+    ('diverged', ['FitDivergedWarning'])
+    >>> bool(W.to_dense().abs().max() == 0)
+    True
+    """
 
 
 @dataclass
@@ -56,6 +74,16 @@ class History:
     ``final_error``: the relative error of the returned parameters on all of X, Y;
     ``status``: ``"converged"`` (target reached), ``"max_steps"``, ``"time_limit"``,
     ``"diverged"`` or ``"nonfinite"``; ``message``: a sentence saying so.
+
+    Examples
+    --------
+    >>> X = torch.randn(16, 4, dtype=torch.float64)
+    >>> W = kmatrix.Dense(torch.zeros(4, 4, dtype=torch.float64))
+    >>> h = kmatrix.learn.fit(W, X, X.flip(1), optimizer="lbfgs", steps=50)   # learn a reversal
+    >>> h.status, h.final_error < 1e-10
+    ('converged', True)
+    >>> h.steps == len(h.loss) == len(h.error) == len(h.phase), set(h.phase)
+    (True, {'lbfgs'})
     """
 
     loss: list[float] = field(default_factory=list)
@@ -126,7 +154,20 @@ def _sq_error(model: nn.Module, X: torch.Tensor, Y: torch.Tensor) -> torch.Tenso
 def error_gradient(model: nn.Module, X: torch.Tensor, Y: torch.Tensor) -> tuple[torch.Tensor | None, ...]:
     """(E(θ), ∇_θ E(θ)) for E of Definition 3.2, by one forward and one reverse pass of the model
     (the gradient :func:`fit` descends; Lemma 3.5 reduces it to ∇_θ(zᵀ W_θ x)). Returns the
-    loss and one gradient per ``model.parameters()`` entry (None where unused)."""
+    loss and one gradient per ``model.parameters()`` entry (None where unused).
+
+    Examples
+    --------
+    For a dense W, E = Σ_ℓ ‖W x⁽ˡ⁾ − y⁽ˡ⁾‖² has the gradient 2 (W Xᵀ − Yᵀ) X:
+
+    >>> X = torch.randn(8, 4, dtype=torch.float64)
+    >>> Y = torch.randn(8, 3, dtype=torch.float64)
+    >>> W = kmatrix.Dense(torch.randn(3, 4, dtype=torch.float64))
+    >>> E, (grad,) = kmatrix.learn.error_gradient(W, X, Y)
+    >>> R = X @ W.to_dense().T - Y
+    >>> torch.allclose(E, R.square().sum()), torch.allclose(grad, 2 * R.T @ X)
+    (True, True)
+    """
     X, Y = _check_data(model, X, Y)
     params = [p for p in model.parameters() if p.requires_grad]
     with torch.enable_grad():
@@ -328,7 +369,9 @@ def fit(
         Samples, finite, of the same precision; complex Y needs a complex model output (a real Y
         with a complex output fits the imaginary part to 0; use ``RealPart`` to drop it).
     optimizer : "auto", "gd", "adam" or "lbfgs"
-        See the module docstring. ``"auto"`` = Adam then L-BFGS.
+        ``"gd"``: Algorithm 1, fixed step η = ``lr`` on E (or a mini-batch estimate);
+        ``"adam"``: Adam on E / ‖Y‖² with ``schedule``; ``"lbfgs"``: L-BFGS with a strong-Wolfe
+        line search on the full batch; ``"auto"`` = Adam then L-BFGS.
     lr : float
         η for gd (required: Algorithm 1's step is the user's choice), Adam's initial learning
         rate (default 0.01), L-BFGS's (default 1).

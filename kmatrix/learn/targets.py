@@ -38,6 +38,20 @@ __all__ = ["TARGETS", "Target", "make_target", "target_names"]
 
 @dataclass(frozen=True)
 class Target:
+    """A matrix to learn: ``build(n, generator)`` -> the dense n×n matrix (float64 for
+    ``field == "real"``, complex128 for ``"complex"``); ``needs_power_of_two``: only defined for
+    n a power of two. The entries of ``TARGETS``; :func:`make_target` builds one by name.
+
+    Examples
+    --------
+    >>> t = kmatrix.learn.TARGETS["dft"]
+    >>> t.name, t.field, t.is_complex, t.needs_power_of_two
+    ('dft', 'complex', True, False)
+    >>> F = t.build(4, torch.Generator().manual_seed(0))
+    >>> torch.allclose(F.conj().T @ F, torch.eye(4, dtype=torch.complex128))   # unitary
+    True
+    """
+
     name: str
     field: str  # "real" or "complex"
     build: Callable[[int, torch.Generator], torch.Tensor]

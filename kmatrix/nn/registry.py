@@ -68,7 +68,7 @@ class FamilySpec:
 
     * ``build(in_f, out_f, dtype, device, generator, **options)``: a StructuredMatrix of shape at
       least (out_f, in_f) (larger only for square-only families: the layer pads the input and
-      truncates the output), initialised as described in the module docstring.
+      truncates the output), initialised as described in ``help("kmatrix.nn.registry")``.
     * ``init(W, in_f, out_f, generator, **options)``: re-draws W's parameters in place (no
       autograd record).
     * ``count(in_f, out_f, **options)``: the weight's parameter count for these options.

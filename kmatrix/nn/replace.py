@@ -79,9 +79,9 @@ def replace_linear(
     the dotted path as in ``named_modules``; default: all). ``options`` go to StructuredLinear
     (``width=``, ``rank=``, ...). Bias values are copied; the structured weight is freshly
     initialised (it generally cannot equal the dense one). Layers skipped, each with a warning
-    naming them (module docstring): inside ``nn.MultiheadAttention``; tied to another module's
-    parameter; larger than dense unless ``allow_larger``; budget below every member of the family.
-    A bare ``nn.Linear`` passed as ``model`` (name ``""``) cannot be swapped in place: its
+    naming them (``help("kmatrix.nn.replace")``): inside ``nn.MultiheadAttention``; tied to another
+    module's parameter; larger than dense unless ``allow_larger``; budget below every member of the
+    family. A bare ``nn.Linear`` passed as ``model`` (name ``""``) cannot be swapped in place: its
     replacement is returned instead.
     
 

@@ -61,7 +61,7 @@ METHODS = {
 def project(M, family: str, **params):
     """Project M onto ``family`` (one of :data:`METHODS`); returns ``(W, report)``.
 
-    ``params`` are the method's options (see the table in the module docstring and each
+    ``params`` are the method's options (see the table in ``help("kmatrix.project")`` and each
     method's docstring); an unknown option raises TypeError naming it.
 
     Examples

@@ -81,7 +81,8 @@ def dot_flops(rows: int, inner: int, is_complex: bool) -> int:
 
 def tolerance(dtype: torch.dtype) -> float:
     """The battery's default normwise tolerance for a product computed in ``dtype``
-    (``TOLERANCES``: 2e-5 in single, 1e-11 in double precision; module docstring).
+    (``TOLERANCES``: 2e-5 in single, 1e-11 in double precision;
+    ``help("kmatrix.testing.battery")``).
 
     Examples
     --------

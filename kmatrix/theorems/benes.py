@@ -169,8 +169,8 @@ def benes_twiddle(perm: np.ndarray, reverse: bool = False) -> np.ndarray:
 def benes(perm, dtype: torch.dtype | None = None) -> KMatrix:
     """The permutation matrix (P x)[i] = x[perm[i]] (as :class:`kmatrix.Permutation`) as a
     KMatrix of **width 1, expansion 1**: one factor B·B'^* whose 2×2 blocks are all exactly
-    [[1, 0], [0, 1]] or [[0, 1], [1, 0]] (Theorem 5.6; routing by the looping algorithm, see the
-    module docstring; O(N log² N) vectorised work).
+    [[1, 0], [0, 1]] or [[0, 1], [1, 0]] (Theorem 5.6; routing by the looping algorithm of
+    Beneš networks, O(N log² N) vectorised work).
 
     Any n ≥ 1: perm is extended by the identity on n … N−1, N = 2^⌈log2 n⌉ (at least 2), and the
     KMatrix is the n×n corner. ``dtype``: the matrix's precision (default torch's default dtype;

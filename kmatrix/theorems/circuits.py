@@ -44,10 +44,11 @@ def _coo(trip, dt):
 def circuit_to_kmatrix(
     circuit: Circuit, dtype: torch.dtype | None = None, layout: str = "auto"
 ) -> KMatrix:
-    """The matrix of a linear circuit as one KMatrix (Theorem 5.5; module docstring): width ≤ 4d
-    (d = depth), size ≤ 4·(nodes incl. inputs). ``dtype``: float64 by default (complex128 when a
-    constant is complex). New parameters. ValueError for a non-linear circuit (see
-    :meth:`Circuit.linearize`) or one without outputs, TypeError for a circuit over GF(p).
+    """The matrix of a linear circuit as one KMatrix (Theorem 5.5;
+    ``help("kmatrix.theorems.circuits")``): width ≤ 4d (d = depth), size ≤ 4·(nodes incl. inputs).
+    ``dtype``: float64 by default (complex128 when a constant is complex). New parameters.
+    ValueError for a non-linear circuit (see :meth:`Circuit.linearize`) or one without outputs,
+    TypeError for a circuit over GF(p).
 
     Examples
     --------

@@ -84,8 +84,8 @@ def _nonzero_pattern(M, name: str):
 
 def is_horizontal_step(M) -> bool:
     """True when M (a 2-d tensor/array, ``torch.sparse``, ``scipy.sparse`` or ``kmatrix.Sparse``)
-    is a horizontal step matrix (module docstring): at most one nonzero per column, and between
-    neighbouring nonzero columns j₁ < j₂ the row moves down by 0 … j₂ − j₁.
+    is a horizontal step matrix (``help("kmatrix.theorems.step")``): at most one nonzero per column,
+    and between neighbouring nonzero columns j₁ < j₂ the row moves down by 0 … j₂ − j₁.
 
     Examples
     --------
@@ -107,8 +107,8 @@ def is_horizontal_step(M) -> bool:
 def horizontal_step_to_butterfly(H, dtype: torch.dtype | None = None) -> Butterfly:
     """A horizontal step matrix H (m×n) as a :class:`kmatrix.Butterfly` with increasing strides
     (one B ∈ 𝓑, size N = 2^⌈log2 max(m, n)⌉), whose corner equals H exactly: the first stage
-    carries H's values, every other block entry is 0 or 1 (module docstring). New parameters, in
-    H's dtype (or ``dtype``). ValueError when H is not a horizontal step matrix.
+    carries H's values, every other block entry is 0 or 1 (``help("kmatrix.theorems.step")``). New
+    parameters, in H's dtype (or ``dtype``). ValueError when H is not a horizontal step matrix.
 
     Examples
     --------
