@@ -26,6 +26,13 @@ Backends (:func:`set_backend`, or ``backend=`` per call, or ``$KMATRIX_BUTTERFLY
 * ``"reference"``: :func:`butterfly_multiply_reference`, plain PyTorch (one batched 2×2
   contraction per stage, autograd stores every stage's activation): the simple oracle the
   other paths are tested against.
+* ``"triton"``: the Triton kernels of :mod:`.triton` (optional dependency ``kmatrix[gpu]``;
+  CUDA tensors, or CPU tensors under ``TRITON_INTERPRET=1``): all stages of the chain fused on
+  a register-resident tile, backward by recomputation. float32/float16/bfloat16/complex64 with
+  float32 arithmetic; float64/complex128 (and rows above ``triton.MAX_ROW``) take the
+  ``"torch"`` path. ``"fused"`` picks it automatically for CUDA tensors when triton imports
+  (eager calls; under torch.compile / export / torch.func the custom op runs, whose CUDA
+  implementation is still the ``"torch"`` path).
 
 Cost: L·N/2 2×2 blocks per row and stack index, 6 real flops each for real data
 (3·N·log2 N per row), 4× that for complex twiddles.
@@ -38,6 +45,7 @@ import os
 import torch
 
 from . import cpu
+from . import triton as triton_kernels
 from .blocked import chain_blocked
 from .op import (
     ButterflyMultiply,
@@ -56,7 +64,7 @@ __all__ = [
     "set_backend",
 ]
 
-BACKENDS = ("fused", "torch", "reference")
+BACKENDS = ("fused", "torch", "reference", "triton")
 _REAL_OF = {
     torch.complex32: torch.float16,
     torch.complex64: torch.float32,
@@ -68,8 +76,8 @@ if _backend not in BACKENDS:  # pragma: no cover - environment misconfiguration
 
 
 def set_backend(name: str) -> str:
-    """Select the default backend (``"fused"``, ``"torch"`` or ``"reference"``); returns the
-    previous one.
+    """Select the default backend (``"fused"``, ``"torch"``, ``"reference"`` or ``"triton"``);
+    returns the previous one. ``"triton"`` raises RuntimeError when triton is not importable.
 
     Examples
     --------
@@ -81,6 +89,8 @@ def set_backend(name: str) -> str:
     global _backend
     if name not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, got {name!r}")
+    if name == "triton" and not triton_kernels.available():  # --- triton backend (issue 12)
+        raise RuntimeError(f"backend 'triton': {triton_kernels.unavailable_reason()}")
     previous, _backend = _backend, name
     return previous
 
@@ -142,6 +152,17 @@ def _check(twiddle: torch.Tensor, x: torch.Tensor, increasing_stride) -> list[bo
     return incs
 
 
+def _plain_eager(twiddle: torch.Tensor, x: torch.Tensor) -> bool:
+    """No tracing, torch.func transform or subclass: the triton autograd.Function may run
+    (otherwise the traceable paths do)."""
+    return (
+        not torch.compiler.is_compiling()
+        and type(x) is torch.Tensor
+        and type(twiddle) is torch.Tensor
+        and torch._C._functorch.peek_interpreter_stack() is None
+    )
+
+
 def butterfly_multiply(
     twiddle: torch.Tensor,
     x: torch.Tensor,
@@ -182,6 +203,19 @@ def butterfly_multiply(
     tw6 = twiddle if twiddle.dim() == 6 else twiddle.unsqueeze(0)
     if name == "reference":
         return reference_chain(tw6, x, incs)
+    # --- triton backend (issue 12): explicit, or "fused" on CUDA when triton imports ---------
+    if name == "triton" or (name == "fused" and x.device.type == "cuda"):
+        if name == "triton":
+            if not triton_kernels.available():
+                raise RuntimeError(f"backend 'triton': {triton_kernels.unavailable_reason()}")
+            problem = triton_kernels.device_problem(x.device)
+            if problem is not None:
+                raise ValueError(f"backend 'triton': {problem}")
+        if triton_kernels.supports(tw6, x) and _plain_eager(tw6, x):
+            return triton_kernels.TritonButterflyMultiply.apply(tw6, x, incs)
+        if name == "triton":  # float64/complex128, huge rows, tracing: the plain-PyTorch path
+            return chain_blocked(tw6, x, incs)
+    # --- end triton backend --------------------------------------------------------------------
     if name == "torch" or not _use_kernel(tw6, x):
         return chain_blocked(tw6, x, incs)
     if eager_fast_path_ok(tw6, x):

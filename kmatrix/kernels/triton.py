@@ -48,6 +48,7 @@ from __future__ import annotations
 
 import functools
 import os
+import sys
 
 import torch
 from torch import Tensor
@@ -66,6 +67,9 @@ __all__ = [
 
 #: Largest row (N real entries, or N complex as 2N) one program holds (registers / shared memory).
 MAX_ROW = 32768
+#: Target float32 values per tile component (rows per tile = this / N, a power of two ≥ 1).
+FORWARD_TILE = 4096
+BACKWARD_TILE = 2048
 #: Budget of the backward's transient scratch (stage inputs + per-program gradient slots).
 SCRATCH_BYTES = 512 * 2**20
 _X_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.complex64)
@@ -87,7 +91,11 @@ def available() -> bool:
 
 
 def interpreting() -> bool:
-    """True when ``TRITON_INTERPRET=1``: kernels then run on CPU tensors (slowly, via numpy)."""
+    """True when the kernels run in triton's interpreter (on CPU tensors, slowly, via numpy):
+    the mode they were defined in if they are loaded already, else ``$TRITON_INTERPRET``."""
+    loaded = sys.modules.get(f"{__package__}._triton_kernels")
+    if loaded is not None:
+        return loaded.INTERPRET
     return os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes")
 
 
@@ -183,9 +191,8 @@ def _kernels(interpret: bool):
     from . import _triton_kernels as k
 
     if k.INTERPRET != interpret:
-        raise RuntimeError(
-            f"the triton kernels were loaded with TRITON_INTERPRET={int(k.INTERPRET)}; "
-            "set TRITON_INTERPRET before kmatrix first uses the triton backend"
+        raise RuntimeError(  # pragma: no cover - interpreting() reports the loaded mode
+            f"the triton kernels were loaded with TRITON_INTERPRET={int(k.INTERPRET)}"
         )
     return k.forward_kernel, k.backward_kernel
 
@@ -217,7 +224,7 @@ def forward(twiddle: Tensor, x: Tensor, increasing) -> Tensor:
     if T == 0 or B == 0 or S == 0:
         return x.clone()
     y = torch.empty_like(x)
-    bb, warps = _launch_shape(B, N, x.is_complex(), 4096)
+    bb, warps = _launch_shape(B, N, x.is_complex(), FORWARD_TILE)
     fwd, _ = _kernels(interpreting())
     grid = (triton_cdiv(B, bb), S)
     fwd[grid](
@@ -253,7 +260,7 @@ def backward(twiddle: Tensor, x: Tensor, grad: Tensor, increasing) -> tuple[Tens
     if T == 0 or B == 0 or S == 0:
         return torch.zeros_like(twiddle), grad.clone()
     cx, ct = (2 if x.is_complex() else 1), (2 if twiddle.is_complex() else 1)
-    bb, warps = _launch_shape(B, N, x.is_complex(), 2048)
+    bb, warps = _launch_shape(B, N, x.is_complex(), BACKWARD_TILE)
     tiles = triton_cdiv(B, bb)
     per_program = S * T * N * (bb * cx + 2 * ct) * 4
     P = _programs(x.device, tiles, S, per_program)
