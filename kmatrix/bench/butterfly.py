@@ -303,10 +303,25 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument(
         "--fallback-size", type=str, default="1024:1024", help="n:batch of the backend table"
     )
+    p.add_argument(
+        "--device", choices=("cpu", "cuda"), default="cpu",
+        help="cuda: the triton kernels vs rfft / dense / Monarch on the GPU (n 1024..16384, "
+        "batch 256..16384, or the grid of --sizes' n and batch values); see kmatrix.bench."
+        "_butterfly_gpu",
+    )  # fmt: skip
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error(f"--repeats: expected a positive count, got {args.repeats}")
     sizes = SIZES if args.sizes is None else [_parse_size(p, s) for s in args.sizes]
+    if args.device == "cuda":  # --- GPU table (issue 12) ---
+        from . import _butterfly_gpu as gpu
+
+        problem = gpu.cuda_problem()
+        if problem is not None:
+            p.error(f"--device cuda: {problem}")
+        ns = None if args.sizes is None else sorted({n for n, _ in sizes})
+        batches = None if args.sizes is None else sorted({b for _, b in sizes})
+        return gpu.main(args.repeats, ns, batches, skip_klinear=args.skip_klinear)
     gen = torch.Generator().manual_seed(0)
     backend = get_backend()
     print(f"kmatrix bench butterfly: float32, torch threads = {torch.get_num_threads()}, "
