@@ -319,6 +319,8 @@ def test_bench_device_cuda(monkeypatch, capsys):
     monkeypatch.setattr(gpu, "COPY_NUMEL", 2**16)
     monkeypatch.setattr(torch.cuda, "Event", Event)
     monkeypatch.setattr(torch.cuda, "synchronize", lambda: None)
-    assert gpu.main(1, ns=[16], batches=[3]) == 0
+    assert gpu.main(1, ns=[16], batches=[3], compile_jobs=0) == 0
     out = capsys.readouterr().out
     assert "16x3" in out and "monarch/BB*" in out and "Lin/KL f+b" in out
+    for task in (("fwd", 16, 1), ("bwd", 16, 2)):  # what the parallel precompile runs
+        assert gpu._compile_task(task)[:3] == task

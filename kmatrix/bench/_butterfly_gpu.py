@@ -22,7 +22,10 @@ triton); the first call at a size is excluded from timing (warm-up).
 from __future__ import annotations
 
 import math
+import multiprocessing
+import os
 import statistics
+import time
 
 import torch
 import torch.nn.functional as F
@@ -44,6 +47,40 @@ def cuda_problem() -> str | None:
     from ..kernels import triton as tk
 
     return tk.unavailable_reason()
+
+
+def _compile_task(task: tuple[str, int, int]) -> tuple[str, int, int, float]:
+    """Run one kernel configuration once on tiny data (compiles it into triton's disk cache)."""
+    kind, n, factors = task
+    from ..kernels import triton as tk
+
+    L = n.bit_length() - 1
+    tw = torch.zeros(factors, 1, L, n // 2, 2, 2, device=DEVICE)
+    x = torch.zeros(16, 1, n, device=DEVICE)  # 16 rows: the tile height of batches >= 16
+    incs = [True] if factors == 1 else [False, True] * (factors // 2)
+    t0 = time.perf_counter()
+    if kind == "fwd":
+        tk.forward(tw, x, incs)
+    else:
+        tk.backward(tw, x, x, incs)
+    torch.cuda.synchronize()
+    return kind, n, factors, time.perf_counter() - t0
+
+
+def precompile(ns, jobs: int | None = None) -> None:
+    """Compile the configurations the tables use, in parallel processes (triton compiles each
+    (n, factors, kind) once, single-threaded, tens of seconds for the large backward kernels;
+    the disk cache then serves this process)."""
+    tasks = [("bwd", n, 2) for n in sorted(ns, reverse=True)]
+    tasks += [(k, n, f) for n in sorted(ns, reverse=True) for k, f in (("fwd", 2), ("fwd", 1))]
+    jobs = jobs or max(1, min(len(tasks), (os.cpu_count() or 2) - 1))
+    t0 = time.perf_counter()
+    print(f"compiling {len(tasks)} kernel configurations in {jobs} processes ...", flush=True)
+    with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+        done = pool.map(_compile_task, tasks, chunksize=1)
+    slowest = max(done, key=lambda d: d[3])
+    print(f"compiled in {time.perf_counter() - t0:.0f} s (slowest: {slowest[0]} n={slowest[1]} "
+          f"F={slowest[2]}, {slowest[3]:.0f} s)\n", flush=True)  # fmt: skip
 
 
 def cuda_time(fn, repeats: int, min_time: float = 0.02) -> float:
@@ -153,13 +190,17 @@ def klinear_table(repeats: int, gen: torch.Generator, ns, batches):
     return headers, rows
 
 
-def main(repeats: int, ns=None, batches=None, skip_klinear: bool = False) -> int:
+def main(
+    repeats: int, ns=None, batches=None, skip_klinear: bool = False, compile_jobs: int | None = None
+) -> int:
     from ..kernels import get_backend
 
     ns = NS if ns is None else ns
     batches = BATCHES if batches is None else batches
     gen = torch.Generator().manual_seed(0)
     name = torch.cuda.get_device_name() if DEVICE == "cuda" else DEVICE
+    if compile_jobs != 0:
+        precompile(ns, compile_jobs)
     peak = peak_bandwidth(repeats)
     print(f"kmatrix bench butterfly --device cuda: {name}, float32, backend {get_backend()} "
           f"(triton for CUDA tensors), median of {repeats} repeats (CUDA events, ≥ 20 ms each)")  # fmt: skip

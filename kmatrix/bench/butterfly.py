@@ -309,6 +309,11 @@ def main(argv: list[str] | None = None) -> int:
         "batch 256..16384, or the grid of --sizes' n and batch values); see kmatrix.bench."
         "_butterfly_gpu",
     )  # fmt: skip
+    p.add_argument(
+        "--compile-jobs", type=int, default=None,
+        help="--device cuda: processes compiling the triton kernels first (default: CPUs - 1; "
+        "0: compile lazily inside the timed warm-up)",
+    )  # fmt: skip
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error(f"--repeats: expected a positive count, got {args.repeats}")
@@ -321,7 +326,9 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--device cuda: {problem}")
         ns = None if args.sizes is None else sorted({n for n, _ in sizes})
         batches = None if args.sizes is None else sorted({b for _, b in sizes})
-        return gpu.main(args.repeats, ns, batches, skip_klinear=args.skip_klinear)
+        return gpu.main(
+            args.repeats, ns, batches, skip_klinear=args.skip_klinear, compile_jobs=args.compile_jobs
+        )
     gen = torch.Generator().manual_seed(0)
     backend = get_backend()
     print(f"kmatrix bench butterfly: float32, torch threads = {torch.get_num_threads()}, "

@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The Triton butterfly kernels on a lent GPU, one prepared run (< 8 minutes on an H100/H200):
+#   1. tests/test_kernels_triton.py compiled on the GPU (no interpreter),
+#   2. `kmatrix bench butterfly --device cuda`: triton kernel vs torch.fft.rfft, dense
+#      F.linear and a two-bmm Monarch at n = 1024..16384, batch 256..16384, then KLinear vs
+#      nn.Linear forward and forward+backward; medians by CUDA events, bandwidth as a fraction
+#      of a measured 1 GiB device copy.
+# Usage (repository root or anywhere):  bash benchmarks/gpu_table.sh [extra bench options]
+# Time goes mostly to triton compiling one kernel per (n, factors, dtype) the first time
+# (cached in ~/.triton afterwards); every step has its own timeout so the table still prints.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export TRITON_DEFAULT_FP_FUSION=1
+unset TRITON_INTERPRET
+start=$(date +%s)
+python - <<'PY'
+import torch, triton
+print(f"torch {torch.__version__}, triton {triton.__version__}, cuda {torch.version.cuda}, "
+      f"device {torch.cuda.get_device_name() if torch.cuda.is_available() else 'NONE'}", flush=True)
+PY
+echo "== pytest tests/test_kernels_triton.py (compiled, on the GPU) =="
+timeout 200 python -m pytest -q -p no:cacheprovider tests/test_kernels_triton.py 2>&1 | tail -25
+echo "pytest rc=${PIPESTATUS[0]} after $(( $(date +%s) - start )) s"
+echo "== kmatrix bench butterfly --device cuda =="
+timeout 270 python -m kmatrix.cli.main bench butterfly --device cuda --repeats 5 "$@"
+echo "bench rc=$? after $(( $(date +%s) - start )) s"
