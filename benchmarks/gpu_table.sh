@@ -19,9 +19,15 @@ import torch, triton
 print(f"torch {torch.__version__}, triton {triton.__version__}, cuda {torch.version.cuda}, "
       f"device {torch.cuda.get_device_name() if torch.cuda.is_available() else 'NONE'}", flush=True)
 PY
+# compile the bench's kernel configurations in the background (parallel processes filling
+# triton's disk cache) while the tests compile theirs
+python -c "from kmatrix.bench._butterfly_gpu import NS, precompile; precompile(NS)" \
+    > /tmp/kmatrix_precompile.log 2>&1 &
+pre=$!
 echo "== pytest tests/test_kernels_triton.py (compiled, on the GPU) =="
 timeout 200 python -m pytest -q -p no:cacheprovider tests/test_kernels_triton.py 2>&1 | tail -25
 echo "pytest rc=${PIPESTATUS[0]} after $(( $(date +%s) - start )) s"
+wait "$pre"; grep -v Warning /tmp/kmatrix_precompile.log | tail -3
 echo "== kmatrix bench butterfly --device cuda =="
 timeout 270 python -m kmatrix.cli.main bench butterfly --device cuda --repeats 5 "$@"
 echo "bench rc=$? after $(( $(date +%s) - start )) s"

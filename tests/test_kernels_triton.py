@@ -1,10 +1,10 @@
 """The Triton butterfly kernels (``backend="triton"``) against the float64 reference.
 
 Where to run. With a CUDA device (and ``TRITON_INTERPRET`` unset) the kernels are compiled and
-run on the GPU. Otherwise they run in triton's interpreter on CPU tensors: this module sets
-``TRITON_INTERPRET=1`` only while it imports the kernel module (triton decides interpreted vs
-compiled when a kernel is defined) and, through an autouse fixture, while each of its tests runs
-(triton checks it again at launches); other modules never see it. Skipped when triton is not
+run on the GPU. Otherwise they run in triton's interpreter on CPU tensors: an autouse fixture
+sets ``TRITON_INTERPRET=1`` while each test of this module runs (kmatrix loads the kernels once
+per mode; triton reads the variable when a kernel is defined and at launches), so other modules
+never see it, whenever triton was first imported. Skipped when triton is not
 importable. Cases are tiny: the interpreter executes every program in Python (numpy).
 
 Reference: :func:`butterfly_multiply_reference` chained over the factors, computed in float64 /
@@ -42,19 +42,7 @@ from kmatrix.kernels import triton as tk
 from kmatrix.kernels.reference import butterfly_multiply_reference
 
 ON_GPU = torch.cuda.is_available() and os.environ.get("TRITON_INTERPRET", "0") != "1"
-if not ON_GPU and "kmatrix.kernels._triton_kernels" not in sys.modules:
-    _saved = os.environ.get("TRITON_INTERPRET")
-    os.environ["TRITON_INTERPRET"] = "1"
-    try:
-        import kmatrix.kernels._triton_kernels  # noqa: F401 - defines the kernels
-    finally:
-        if _saved is None:
-            del os.environ["TRITON_INTERPRET"]
-        else:
-            os.environ["TRITON_INTERPRET"] = _saved
 DEVICE = torch.device("cuda" if ON_GPU else "cpu")
-if not ON_GPU and not tk.interpreting():  # pragma: no cover - kernels loaded compiled earlier
-    pytest.skip("triton kernels already loaded in compiled mode, no GPU", allow_module_level=True)
 
 KINDS = {  # name: (twiddle dtype, x dtype)
     "f32": (torch.float32, torch.float32),

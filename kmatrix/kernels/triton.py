@@ -25,7 +25,10 @@ Layout as in :mod:`kmatrix.kernels`: ``twiddle`` (F, S, L, N/2, 2, 2) holds F bu
   contention: the slot is the program's) to the program's float32 twiddle-gradient slot, then
   g ← B_tᴴ g; (3) store grad_x. The P slots are summed afterwards. Transient memory
   P·S·T·N·(BB·c_x + 2·c_t)·4 bytes (c = 2 for complex, else 1), P chosen so that this stays
-  under :data:`SCRATCH_BYTES` (and ≤ 4 programs per SM): independent of the batch.
+  within a budget (:data:`SCRATCH_BYTES`; on a GPU min(4 GiB, memory/16)) and at most 4
+  programs per SM: independent of the batch. The scratch mostly misses L2 at large N: the
+  backward moves about 2·T·N·4 bytes per row more than its inputs and outputs (checkpointing
+  every few stages would cut this; not done).
 
 Dtypes: x float32 / float16 / bfloat16 / complex64 (as interleaved real/imag via
 ``torch.view_as_real``), twiddle of x's dtype or, for complex64 x, float32; arithmetic and
@@ -47,6 +50,7 @@ kernel).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import sys
 
@@ -70,7 +74,9 @@ MAX_ROW = 32768
 #: Target float32 values per tile component (rows per tile = this / N, a power of two ≥ 1).
 FORWARD_TILE = 4096
 BACKWARD_TILE = 2048
-#: Budget of the backward's transient scratch (stage inputs + per-program gradient slots).
+#: Budget of the backward's transient scratch (stage inputs + per-program gradient slots) on
+#: CPU (interpreter); on a GPU min(4 GiB, 1/16 of its memory), enough for 4 programs per SM at
+#: N = 16384 on an 80 GB device.
 SCRATCH_BYTES = 512 * 2**20
 _X_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.complex64)
 
@@ -91,11 +97,8 @@ def available() -> bool:
 
 
 def interpreting() -> bool:
-    """True when the kernels run in triton's interpreter (on CPU tensors, slowly, via numpy):
-    the mode they were defined in if they are loaded already, else ``$TRITON_INTERPRET``."""
-    loaded = sys.modules.get(f"{__package__}._triton_kernels")
-    if loaded is not None:
-        return loaded.INTERPRET
+    """True when ``$TRITON_INTERPRET`` is set: the kernels then run in triton's interpreter (on
+    CPU tensors, slowly, via numpy; triton reads the variable again at every launch)."""
     return os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes")
 
 
@@ -186,15 +189,28 @@ def _check(twiddle, x, increasing, grad=None) -> None:
 
 
 def _kernels(interpret: bool):
-    """The (forward, backward) kernels; imports triton on first use. Triton fixes compiled vs
-    interpreted when the kernels are defined, so the mode cannot change afterwards."""
-    from . import _triton_kernels as k
-
-    if k.INTERPRET != interpret:
-        raise RuntimeError(  # pragma: no cover - interpreting() reports the loaded mode
-            f"the triton kernels were loaded with TRITON_INTERPRET={int(k.INTERPRET)}"
-        )
-    return k.forward_kernel, k.backward_kernel
+    """The (forward, backward) kernels of ``_triton_kernels.py`` for this mode (imports triton
+    on first use). Triton fixes compiled vs interpreted when a kernel is defined, so the file is
+    loaded once per mode, as its own module, with ``$TRITON_INTERPRET`` set accordingly."""
+    name = f"{__package__}._triton_kernels_{'interpreted' if interpret else 'compiled'}"
+    module = sys.modules.get(name)
+    if module is None:
+        path = os.path.join(os.path.dirname(__file__), "_triton_kernels.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        module = importlib.util.module_from_spec(spec)
+        saved = os.environ.get("TRITON_INTERPRET")
+        os.environ["TRITON_INTERPRET"] = "1" if interpret else "0"
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            if saved is None:
+                del os.environ["TRITON_INTERPRET"]
+            else:
+                os.environ["TRITON_INTERPRET"] = saved
+        if module.triton is None or module.INTERPRET != interpret:  # pragma: no cover
+            raise RuntimeError(f"the triton kernels could not be defined (interpret={interpret})")
+        sys.modules[name] = module
+    return module.forward_kernel, module.backward_kernel
 
 
 def _launch_shape(batch: int, n: int, complex_x: bool, elems: int) -> tuple[int, int]:
@@ -241,12 +257,14 @@ def triton_cdiv(a: int, b: int) -> int:
 
 def _programs(device: torch.device, tiles: int, stack: int, per_program: int) -> int:
     """Programs per stack index in the backward: ≤ tiles, about 4 per SM, within the budget."""
+    budget = SCRATCH_BYTES
     if device.type == "cuda":
-        target = 4 * torch.cuda.get_device_properties(device).multi_processor_count
+        props = torch.cuda.get_device_properties(device)
+        target = 4 * props.multi_processor_count
+        budget = min(4 * 2**30, props.total_memory // 16)
     else:  # the interpreter runs programs one after another: few, each looping over tiles
         target = 2
-    p = max(1, min(tiles, -(-target // max(stack, 1)), SCRATCH_BYTES // max(1, per_program)))
-    return p
+    return max(1, min(tiles, -(-target // max(stack, 1)), budget // max(1, per_program)))
 
 
 def backward(twiddle: Tensor, x: Tensor, grad: Tensor, increasing) -> tuple[Tensor, Tensor]:
