@@ -21,7 +21,7 @@ print(f"torch {torch.__version__}, triton {triton.__version__}, cuda {torch.vers
 PY
 # compile the bench's kernel configurations in the background (parallel processes filling
 # triton's disk cache) while the tests compile theirs
-python -c "from kmatrix.bench._butterfly_gpu import NS, precompile; precompile(NS)" \
+timeout 300 python -c "from kmatrix.bench._butterfly_gpu import NS, precompile; precompile(NS)" \
     > /tmp/kmatrix_precompile.log 2>&1 &
 pre=$!
 echo "== pytest tests/test_kernels_triton.py (compiled, on the GPU) =="

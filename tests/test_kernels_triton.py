@@ -310,5 +310,6 @@ def test_bench_device_cuda(monkeypatch, capsys):
     assert gpu.main(1, ns=[16], batches=[3], compile_jobs=0) == 0
     out = capsys.readouterr().out
     assert "16x3" in out and "monarch/BB*" in out and "Lin/KL f+b" in out
+    monkeypatch.setenv("TRITON_INTERPRET", "1")  # CPU tensors: the interpreter, GPU or not
     for task in (("fwd", 16, 1), ("bwd", 16, 2)):  # what the parallel precompile runs
         assert gpu._compile_task(task)[:3] == task
