@@ -244,6 +244,11 @@ def test_bad_input_names_the_argument(monkeypatch, gen):
         tk.forward(tw, x.tolist(), [True])
     with pytest.raises(ValueError, match="x: rows of"):
         tk.forward(tw, torch.zeros(1, 1, 2 * tk.MAX_ROW, device=DEVICE), [True])
+    big_s = tk.MAX_STACK + 1  # the second grid dimension: an error, and the torch path
+    tw_s, x_s = torch.zeros(1, big_s, 1, 1, 2, 2), torch.zeros(1, big_s, 2)
+    with pytest.raises(ValueError, match="x: a stack of"):
+        tk.forward(tw_s.to(DEVICE), x_s.to(DEVICE), [True])
+    assert not tk.supports(tw_s.to(DEVICE), x_s.to(DEVICE))
     if not ON_GPU:  # CPU tensors without the interpreter: a clear error, not a crash
         monkeypatch.setattr(tk, "interpreting", lambda: False)
         with pytest.raises(ValueError, match="x: the triton backend runs on CUDA tensors"):

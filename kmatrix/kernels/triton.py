@@ -49,6 +49,7 @@ kernel).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import importlib.util
 import os
@@ -59,6 +60,7 @@ from torch import Tensor
 
 __all__ = [
     "MAX_ROW",
+    "MAX_STACK",
     "SCRATCH_BYTES",
     "TritonButterflyMultiply",
     "available",
@@ -71,6 +73,8 @@ __all__ = [
 
 #: Largest row (N real entries, or N complex as 2N) one program holds (registers / shared memory).
 MAX_ROW = 32768
+#: Largest stack S (the second launch-grid dimension, limited to 65535 by CUDA).
+MAX_STACK = 65535
 #: Target float32 values per tile component (rows per tile = this / N, a power of two ≥ 1).
 FORWARD_TILE = 4096
 BACKWARD_TILE = 2048
@@ -122,7 +126,7 @@ def supports(twiddle: Tensor, x: Tensor) -> bool:
     if x.dtype not in _X_DTYPES or not available() or device_problem(x.device) is not None:
         return False
     n = x.shape[-1]
-    return n * (2 if x.is_complex() else 1) <= MAX_ROW
+    return n * (2 if x.is_complex() else 1) <= MAX_ROW and x.shape[1] <= MAX_STACK
 
 
 def _plain(t: Tensor) -> Tensor:
@@ -157,6 +161,8 @@ def _check(twiddle, x, increasing, grad=None) -> None:
         raise ValueError(f"x: the last dimension N must be a power of two, got {N}")
     if N * (2 if x.is_complex() else 1) > MAX_ROW:
         raise ValueError(f"x: rows of {N} entries exceed one program's capacity (MAX_ROW)")
+    if S > MAX_STACK:
+        raise ValueError(f"x: a stack of {S} exceeds the launch grid's limit {MAX_STACK}")
     L = N.bit_length() - 1
     if twiddle.dim() != 6 or tuple(twiddle.shape[1:]) != (S, L, N // 2, 2, 2):
         raise ValueError(
@@ -243,12 +249,18 @@ def forward(twiddle: Tensor, x: Tensor, increasing) -> Tensor:
     bb, warps = _launch_shape(B, N, x.is_complex(), FORWARD_TILE)
     fwd, _ = _kernels(interpreting())
     grid = (triton_cdiv(B, bb), S)
-    fwd[grid](
-        _flat(twiddle), _flat(x), _flat(y), B, S,
-        N=N, L=twiddle.shape[2], T=T, INC=_mask(increasing), BB=bb,
-        XC=x.is_complex(), TC=twiddle.is_complex(), num_warps=warps,
-    )  # fmt: skip
+    with _on(x.device):
+        fwd[grid](
+            _flat(twiddle), _flat(x), _flat(y), B, S,
+            N=N, L=twiddle.shape[2], T=T, INC=_mask(increasing), BB=bb,
+            XC=x.is_complex(), TC=twiddle.is_complex(), num_warps=warps,
+        )  # fmt: skip
     return y
+
+
+def _on(device: torch.device):
+    """Launch on the tensors' GPU (triton launches on the current device)."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
 
 
 def triton_cdiv(a: int, b: int) -> int:
@@ -288,11 +300,12 @@ def backward(twiddle: Tensor, x: Tensor, grad: Tensor, increasing) -> tuple[Tens
         slots = torch.zeros((P, *twiddle.shape, 2), dtype=torch.float32, device=x.device)
     gx = torch.empty_like(x)
     _, bwd = _kernels(interpreting())
-    bwd[(P, S)](
-        _flat(twiddle), _flat(x), _flat(grad), _flat(gx), slots, scratch, B, S, tiles,
-        N=N, L=L, T=T, INC=_mask(increasing), BB=bb,
-        XC=x.is_complex(), TC=twiddle.is_complex(), num_warps=warps,
-    )  # fmt: skip
+    with _on(x.device):
+        bwd[(P, S)](
+            _flat(twiddle), _flat(x), _flat(grad), _flat(gx), slots, scratch, B, S, tiles,
+            N=N, L=L, T=T, INC=_mask(increasing), BB=bb,
+            XC=x.is_complex(), TC=twiddle.is_complex(), num_warps=warps,
+        )  # fmt: skip
     gt = slots.sum(0)
     if twiddle.is_complex():
         gt = torch.view_as_complex(gt)
