@@ -17,11 +17,12 @@ Tolerances (normwise relative ‖a − b‖/‖b‖):
   in tests/test_kernels.py: T ≤ 16 stages of 2×2 blocks with entries of variance 1/2 (norms of
   order one), error of order T·2^-24 ≈ 1e-6.
 * bfloat16 / float16: arithmetic and accumulation are float32 (error ≈ T·2^-24, negligible), so
-  the only error is the final rounding of each output entry to the half type, at most
-  eps = 2u per entry (u = 2^-8 for bfloat16, 2^-11 for float16; eps rather than u because the
-  interpreter converts float32 → bfloat16 by truncation; a GPU rounds to nearest, ≤ u). Hence
-  ≤ 2u + 1e-5, tighter than the u·sqrt(L) a per-stage half-precision kernel would need (which
-  this bound would catch at L = 8: sqrt(8)·u/sqrt(3) > 2u·0.8).
+  the only error is the final rounding of each output entry to the half type: at most u per
+  entry on a GPU (round to nearest; u = 2^-8 for bfloat16, 2^-11 for float16), at most eps = 2u
+  in the interpreter (which converts float32 → bfloat16 by truncation). Hence ≤ u (GPU) or 2u
+  (interpreter) + 1e-5, whatever the depth. A kernel rounding to half after every stage would
+  fail the width-2 K-matrix case (T = 24 stages): simulated, 1.7–3.6u with rounding to nearest
+  and ≈ 16u with truncation (biased, it grows like T), 5 draws each.
 """
 
 from __future__ import annotations
@@ -126,14 +127,14 @@ def test_matches_float64_reference(case, kind, gen, small_tiles):
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16], ids=str)
-@pytest.mark.parametrize("N,incs", [(16, [True]), (256, [False]), (16, [False, True])])
+@pytest.mark.parametrize("N,incs", [(16, [True]), (64, [False]), (64, [False, True] * 2)])
 def test_half_precision_rounds_only_the_output(dtype, N, incs, gen):
     tw, x, gy = sample(len(incs), 2, N, 9, torch.float32, torch.float32, gen)
     tw, x, gy = tw.to(dtype), x.to(dtype), gy.to(dtype)
     y = tk.forward(tw, x, incs)
     gt, gx = tk.backward(tw, x, gy, incs)
     ry, rgt, rgx = reference(tw, x, gy, incs)
-    tol = 2 * HALF_U[dtype] + 1e-5
+    tol = (1 if ON_GPU else 2) * HALF_U[dtype] + 1e-5
     assert y.dtype == dtype and gx.dtype == dtype and gt.dtype == dtype
     assert rel(y, ry) <= tol
     assert rel(gx, rgx) <= tol
