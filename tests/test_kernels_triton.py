@@ -319,3 +319,16 @@ def test_bench_device_cuda(monkeypatch, capsys):
     monkeypatch.setenv("TRITON_INTERPRET", "1")  # CPU tensors: the interpreter, GPU or not
     for task in (("fwd", 16, 1), ("bwd", 16, 2)):  # what the parallel precompile runs
         assert gpu._compile_task(task)[:3] == task
+
+
+def test_torch_func_takes_the_traceable_path(gen):
+    # Under a torch.func transform the triton autograd.Function is not used (functorch would not
+    # see through it); the "torch" path gives the same gradient.
+    tw, x, gy = sample(1, 1, 8, 3, torch.float32, torch.float32, gen)
+
+    def loss(t):
+        return (K.butterfly_multiply(t, x, [True], backend="triton") * gy).sum()
+
+    g = torch.func.grad(loss)(tw)
+    _, rgt, _ = reference(tw, x, gy, [True])
+    assert rel(g, rgt) <= 1e-5

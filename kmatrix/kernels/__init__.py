@@ -153,13 +153,17 @@ def _check(twiddle: torch.Tensor, x: torch.Tensor, increasing_stride) -> list[bo
 
 
 def _plain_eager(twiddle: torch.Tensor, x: torch.Tensor) -> bool:
-    """No tracing, torch.func transform or subclass: the triton autograd.Function may run
-    (otherwise the traceable paths do)."""
+    """No tracing, torch.func transform, subclass or dispatch/torch-function mode: the triton
+    autograd.Function may run (otherwise the traceable paths do)."""
+    from torch.utils._python_dispatch import _get_current_dispatch_mode
+
     return (
         not torch.compiler.is_compiling()
         and type(x) is torch.Tensor
         and type(twiddle) is torch.Tensor
         and torch._C._functorch.peek_interpreter_stack() is None
+        and _get_current_dispatch_mode() is None
+        and not torch._C._is_torch_function_mode_enabled()
     )
 
 
