@@ -54,16 +54,10 @@ if triton is not None:
         return tw_ptr + base + p * (4 * CT)
 
     @triton.jit
-    def _stage(xr, xi, tw_ptr, s, S, T_IDX: tl.constexpr, N: tl.constexpr, L: tl.constexpr,
-               INC: tl.constexpr, BB: tl.constexpr, XC: tl.constexpr, TC: tl.constexpr,
-               ADJ: tl.constexpr):  # fmt: skip
-        # one stage on the tile: x <- B_t x (ADJ: x <- B_tᴴ x); xi unused for real x
-        FAC: tl.constexpr = T_IDX // L
-        K: tl.constexpr = T_IDX % L
-        UP: tl.constexpr = (INC >> FAC) & 1
-        STRIDE: tl.constexpr = UP * (1 << K) + (1 - UP) * (N >> (K + 1))
-        CT: tl.constexpr = 1 + TC
-        q = _stage_ptr(tw_ptr, s, S, T_IDX, N, L, INC, CT)
+    def _mix(lr, li, hr, hi, q, CT: tl.constexpr, XC: tl.constexpr, TC: tl.constexpr,
+             ADJ: tl.constexpr):  # fmt: skip
+        # the 2×2 blocks at q applied to the pairs: (lo, hi) <- (a lo + b hi, c lo + d hi), or
+        # with ADJ the blocks' conjugate transposes; li, hi unused for real x
         ar = tl.load(q).to(tl.float32)[None]
         if ADJ:  # Bᴴ: blocks [[a, b], [c, d]] -> [[conj a, conj c], [conj b, conj d]]
             br = tl.load(q + 2 * CT).to(tl.float32)[None]
@@ -72,11 +66,9 @@ if triton is not None:
             br = tl.load(q + CT).to(tl.float32)[None]
             cr = tl.load(q + 2 * CT).to(tl.float32)[None]
         dr = tl.load(q + 3 * CT).to(tl.float32)[None]
-        lr, hr = _pairs(xr, BB, N, STRIDE)
         yr0 = ar * lr + br * hr
         yr1 = cr * lr + dr * hr
         if XC:
-            li, hi = _pairs(xi, BB, N, STRIDE)
             yi0 = ar * li + br * hi
             yi1 = cr * li + dr * hi
             if TC:
@@ -97,40 +89,72 @@ if triton is not None:
                 yr1 = yr1 - ci * li - di * hi
                 yi0 = yi0 + ai * lr + bi * hr
                 yi1 = yi1 + ci * lr + di * hr
-            xi = _unpairs(yi0, yi1, BB, N)
-        return _unpairs(yr0, yr1, BB, N), xi
+        else:
+            yi0 = yr0
+            yi1 = yr1
+        return yr0, yi0, yr1, yi1
 
     @triton.jit
-    def _grad_stage(gr, gi, xr, xi, gtw_ptr, s, S, T_IDX: tl.constexpr, N: tl.constexpr,
-                    L: tl.constexpr, INC: tl.constexpr, BB: tl.constexpr, XC: tl.constexpr,
-                    TC: tl.constexpr):  # fmt: skip
-        # gtw[stage, p] += Σ_rows [g_lo, g_hi]ᵀ [x_lo, x_hi]ᴴ (real part for a real twiddle)
+    def _stage(xr, xi, tw_ptr, s, S, T_IDX: tl.constexpr, N: tl.constexpr, L: tl.constexpr,
+               INC: tl.constexpr, BB: tl.constexpr, XC: tl.constexpr, TC: tl.constexpr):  # fmt: skip
+        # one stage on the tile: x <- B_t x; xi unused for real x
         FAC: tl.constexpr = T_IDX // L
         K: tl.constexpr = T_IDX % L
         UP: tl.constexpr = (INC >> FAC) & 1
         STRIDE: tl.constexpr = UP * (1 << K) + (1 - UP) * (N >> (K + 1))
         CT: tl.constexpr = 1 + TC
-        q = _stage_ptr(gtw_ptr, s, S, T_IDX, N, L, INC, CT)
+        q = _stage_ptr(tw_ptr, s, S, T_IDX, N, L, INC, CT)
+        lr, hr = _pairs(xr, BB, N, STRIDE)
+        if XC:
+            li, hi = _pairs(xi, BB, N, STRIDE)
+        else:
+            li = lr
+            hi = hr
+        yr0, yi0, yr1, yi1 = _mix(lr, li, hr, hi, q, CT, XC, TC, False)
+        if XC:
+            xi = _unpairs(yi0, yi1, BB, N)
+        return _unpairs(yr0, yr1, BB, N), xi
+
+    @triton.jit
+    def _back_stage(gr, gi, xr, xi, tw_ptr, gtw_ptr, s, S, T_IDX: tl.constexpr,
+                    N: tl.constexpr, L: tl.constexpr, INC: tl.constexpr, BB: tl.constexpr,
+                    XC: tl.constexpr, TC: tl.constexpr):  # fmt: skip
+        # stage T_IDX backwards, with g the gradient at its output and x its input:
+        # gtw[stage, p] += Σ_rows [g_lo, g_hi]ᵀ [x_lo, x_hi]ᴴ (real part for a real twiddle),
+        # then g <- B_tᴴ g (returned)
+        FAC: tl.constexpr = T_IDX // L
+        K: tl.constexpr = T_IDX % L
+        UP: tl.constexpr = (INC >> FAC) & 1
+        STRIDE: tl.constexpr = UP * (1 << K) + (1 - UP) * (N >> (K + 1))
+        CT: tl.constexpr = 1 + TC
+        gq = _stage_ptr(gtw_ptr, s, S, T_IDX, N, L, INC, CT)
         glr, ghr = _pairs(gr, BB, N, STRIDE)
         xlr, xhr = _pairs(xr, BB, N, STRIDE)
         if XC:
             gli, ghi = _pairs(gi, BB, N, STRIDE)
             xli, xhi = _pairs(xi, BB, N, STRIDE)
             # Re(g conj(x)) = gr xr + gi xi; Im(g conj(x)) = gi xr - gr xi
-            tl.atomic_add(q, _colsum(glr * xlr + gli * xli), sem="relaxed")
-            tl.atomic_add(q + CT, _colsum(glr * xhr + gli * xhi), sem="relaxed")
-            tl.atomic_add(q + 2 * CT, _colsum(ghr * xlr + ghi * xli), sem="relaxed")
-            tl.atomic_add(q + 3 * CT, _colsum(ghr * xhr + ghi * xhi), sem="relaxed")
+            tl.atomic_add(gq, _colsum(glr * xlr + gli * xli), sem="relaxed")
+            tl.atomic_add(gq + CT, _colsum(glr * xhr + gli * xhi), sem="relaxed")
+            tl.atomic_add(gq + 2 * CT, _colsum(ghr * xlr + ghi * xli), sem="relaxed")
+            tl.atomic_add(gq + 3 * CT, _colsum(ghr * xhr + ghi * xhi), sem="relaxed")
             if TC:
-                tl.atomic_add(q + 1, _colsum(gli * xlr - glr * xli), sem="relaxed")
-                tl.atomic_add(q + CT + 1, _colsum(gli * xhr - glr * xhi), sem="relaxed")
-                tl.atomic_add(q + 2 * CT + 1, _colsum(ghi * xlr - ghr * xli), sem="relaxed")
-                tl.atomic_add(q + 3 * CT + 1, _colsum(ghi * xhr - ghr * xhi), sem="relaxed")
+                tl.atomic_add(gq + 1, _colsum(gli * xlr - glr * xli), sem="relaxed")
+                tl.atomic_add(gq + CT + 1, _colsum(gli * xhr - glr * xhi), sem="relaxed")
+                tl.atomic_add(gq + 2 * CT + 1, _colsum(ghi * xlr - ghr * xli), sem="relaxed")
+                tl.atomic_add(gq + 3 * CT + 1, _colsum(ghi * xhr - ghr * xhi), sem="relaxed")
         else:
-            tl.atomic_add(q, _colsum(glr * xlr), sem="relaxed")
-            tl.atomic_add(q + 1, _colsum(glr * xhr), sem="relaxed")
-            tl.atomic_add(q + 2, _colsum(ghr * xlr), sem="relaxed")
-            tl.atomic_add(q + 3, _colsum(ghr * xhr), sem="relaxed")
+            gli = glr
+            ghi = ghr
+            tl.atomic_add(gq, _colsum(glr * xlr), sem="relaxed")
+            tl.atomic_add(gq + 1, _colsum(glr * xhr), sem="relaxed")
+            tl.atomic_add(gq + 2, _colsum(ghr * xlr), sem="relaxed")
+            tl.atomic_add(gq + 3, _colsum(ghr * xhr), sem="relaxed")
+        q = _stage_ptr(tw_ptr, s, S, T_IDX, N, L, INC, CT)
+        yr0, yi0, yr1, yi1 = _mix(glr, gli, ghr, ghi, q, CT, XC, TC, True)
+        if XC:
+            gi = _unpairs(yi0, yi1, BB, N)
+        return _unpairs(yr0, yr1, BB, N), gi
 
     @triton.jit
     def _load_tile(ptr, offs, mask, XC: tl.constexpr):
@@ -158,7 +182,7 @@ if triton is not None:
         mask = rows[:, None] < B
         xr, xi = _load_tile(x_ptr, offs, mask, XC)
         for t in tl.static_range(T):
-            xr, xi = _stage(xr, xi, tw_ptr, s, S, t, N, L, INC, BB, XC, TC, False)
+            xr, xi = _stage(xr, xi, tw_ptr, s, S, t, N, L, INC, BB, XC, TC)
         _store_tile(y_ptr, offs, mask, xr, xi, XC)
 
     @triton.jit
@@ -180,14 +204,19 @@ if triton is not None:
             offs = ((rows[:, None].to(tl.int64) * S + s) * N + tl.arange(0, N)[None, :]) * (1 + XC)
             mask = rows[:, None] < B
             xr, xi = _load_tile(x_ptr, offs, mask, XC)
-            for t in tl.static_range(T):
+            # inputs of stages 0 .. T-2 to the scratch; the last stage's input stays in registers
+            for t in tl.static_range(T - 1):
                 _store_tile(sc_ptr + t * (BB * N * (1 + XC)), sc_offs, every, xr, xi, XC)
-                xr, xi = _stage(xr, xi, tw_ptr, s, S, t, N, L, INC, BB, XC, TC, False)
+                xr, xi = _stage(xr, xi, tw_ptr, s, S, t, N, L, INC, BB, XC, TC)
             tl.debug_barrier()  # the scratch written above is read below by other threads
             gr, gi = _load_tile(g_ptr, offs, mask, XC)
             for u in tl.static_range(T):
-                xr, xi = _load_tile(sc_ptr + (T - 1 - u) * (BB * N * (1 + XC)), sc_offs, every, XC)
-                _grad_stage(gr, gi, xr, xi, g_slot, s, S, T - 1 - u, N, L, INC, BB, XC, TC)
-                gr, gi = _stage(gr, gi, tw_ptr, s, S, T - 1 - u, N, L, INC, BB, XC, TC, True)
+                if u > 0:
+                    xr, xi = _load_tile(
+                        sc_ptr + (T - 1 - u) * (BB * N * (1 + XC)), sc_offs, every, XC
+                    )
+                gr, gi = _back_stage(
+                    gr, gi, xr, xi, tw_ptr, g_slot, s, S, T - 1 - u, N, L, INC, BB, XC, TC
+                )
             _store_tile(gx_ptr, offs, mask, gr, gi, XC)
             tl.debug_barrier()  # the next tile overwrites the scratch read above

@@ -17,9 +17,9 @@ Layout as in :mod:`kmatrix.kernels`: ``twiddle`` (F, S, L, N/2, 2, 2) holds F bu
   stride orders) and BB are compile-time constants, so all indexing is static. Memory traffic:
   x read once, y written once, the twiddle read once per tile (T·N/2·4 entries).
 * backward (recomputation; autograd saves only ``twiddle`` and ``x``): a grid of P ≤ #tiles
-  programs per stack index, each looping over its tiles: (1) recompute the forward on the tile,
-  writing each stage's input to the program's own scratch slot (T·BB·N float32, reused for
-  every tile of the program); (2) walk the stages backwards with the upstream gradient g in
+  programs per stack index, each looping over its tiles: (1) recompute the forward on the tile
+  up to the last stage's input, writing the other T - 1 stage inputs to the program's own
+  scratch slot ((T-1)·BB·N float32, reused for every tile of the program); (2) walk the stages backwards with the upstream gradient g in
   registers: the block gradient Σ_rows g_pair · x_pairᴴ (torch's complex convention; its real
   part for real twiddles) is summed over the tile's rows and added (``atomic_add``, no
   contention: the slot is the program's) to the program's float32 twiddle-gradient slot, then
@@ -295,6 +295,7 @@ def backward(twiddle: Tensor, x: Tensor, grad: Tensor, increasing) -> tuple[Tens
     per_program = S * T * N * (bb * cx + 2 * ct) * 4
     P = _programs(x.device, tiles, S, per_program)
     scratch = torch.empty(P * S * T * bb * N * cx, dtype=torch.float32, device=x.device)
+    # (T stage slots allocated, T - 1 used: keeps the kernel's slot arithmetic uniform)
     slots = torch.zeros((P, *twiddle.shape), dtype=torch.float32, device=x.device)
     if twiddle.is_complex():
         slots = torch.zeros((P, *twiddle.shape, 2), dtype=torch.float32, device=x.device)
