@@ -21,15 +21,15 @@ print(f"torch {torch.__version__}, triton {triton.__version__}, cuda {torch.vers
 PY
 # Triton compiles every kernel configuration once, single-threaded (seconds to a minute each):
 # the bench's configurations compile in the background (parallel processes filling triton's
-# disk cache) while the tests run as 4 concurrent pytest processes (split by -k).
+# disk cache) while the tests run as 5 concurrent pytest processes (split by -k).
 timeout 240 python -c "from kmatrix.bench._butterfly_gpu import NS, precompile; precompile(NS)" \
     > /tmp/kmatrix_precompile.log 2>&1 &
 pre=$!
-echo "== pytest tests/test_kernels_triton.py (compiled, on the GPU; 4 processes) =="
+echo "== pytest tests/test_kernels_triton.py (compiled, on the GPU; 5 processes) =="
 pids=()
 i=0
 for sel in "matches_float64 and f32" "matches_float64 and c64 and not real" \
-           "matches_float64 and real-twiddle" "not matches_float64"; do
+           "matches_float64 and real-twiddle" "half" "not matches_float64 and not half"; do
     timeout 240 python -m pytest -q -p no:cacheprovider tests/test_kernels_triton.py -k "$sel" \
         > "/tmp/kmatrix_pytest_$i.log" 2>&1 &
     pids+=($!)
