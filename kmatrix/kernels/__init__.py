@@ -15,7 +15,9 @@ Backends (:func:`set_backend`, or ``backend=`` per call, or ``$KMATRIX_BUTTERFLY
 * ``"fused"`` (default): the ``torch.library`` custom op ``torch.ops.kmatrix.butterfly_multiply``
   (:mod:`.op`) — on CPU the compiled kernel of :mod:`.cpu` (all L stages fused on a tile of batch
   rows held in cache, backward by recomputation: autograd saves only ``twiddle`` and ``x``);
-  where the kernel cannot run (CUDA, half precision, no compiler) the ``"torch"`` path below.
+  where the kernel cannot run (CUDA, no compiler) the ``"torch"`` path below. bfloat16 and
+  float16 data run the kernel too (float32 twiddles and arithmetic inside, one rounding on
+  store).
   Plain eager CPU calls (no torch.compile/export tracing, no torch.func transform, no dispatch
   mode) skip the op machinery and call the same kernel directly.
 * ``"torch"``: :func:`~kmatrix.kernels.blocked.chain_blocked`, plain PyTorch with the stages
@@ -50,6 +52,7 @@ from .blocked import chain_blocked
 from .op import (
     ButterflyMultiply,
     EagerButterflyMultiply,
+    _kernel_twiddle,
     _use_kernel,
     eager_fast_path_ok,
     reference_chain,
@@ -104,6 +107,13 @@ def get_backend() -> str:
     True
     """
     return _backend
+
+
+def _autocast_dtype(device_type: str) -> torch.dtype | None:
+    """The autocast dtype when autocast is enabled for ``device_type``, else None."""
+    if torch.amp.is_autocast_available(device_type) and torch.is_autocast_enabled(device_type):
+        return torch.get_autocast_dtype(device_type)
+    return None
 
 
 def _check(twiddle: torch.Tensor, x: torch.Tensor, increasing_stride) -> list[bool]:
@@ -184,6 +194,14 @@ def butterfly_multiply(
 
     Dtypes promote as in ``torch.promote_types``; real twiddles meeting complex x stay real
     (the kernel applies them to the real and imaginary parts), complex twiddles make x complex.
+    Half precision: bfloat16/float16 run the fused CPU kernel — each tile is converted to
+    float32 when loaded, all stages of all factors run in float32, the result is rounded once
+    to the half dtype (twiddle gradients: summed in float32, rounded once). complex32 (complex
+    half; torch has no complex-half arithmetic on CPU) is computed in complex64 and the result
+    cast back to complex32. Under ``torch.autocast`` for x's device the product is treated
+    like ``torch.nn.functional.linear``: real floating-point operands other than float64 are
+    cast to the autocast dtype (twiddle included, so its gradient passes through that dtype)
+    and the result has that dtype; float64 and complex operands are left alone.
     Differentiable in both arguments (torch's complex convention). ``backend`` overrides
     :func:`get_backend` for this call.
 
@@ -201,6 +219,15 @@ def butterfly_multiply(
     if name not in BACKENDS:
         raise ValueError(f"backend: expected one of {BACKENDS}, got {name!r}")
     dtype = torch.promote_types(twiddle.dtype, x.dtype)
+    low = _autocast_dtype(x.device.type)
+    if low is not None and dtype.is_floating_point and dtype != torch.float64:
+        dtype = low  # autocast: a linear map, cast like torch.nn.functional.linear
+    if dtype == torch.complex32:  # no complex-half arithmetic in torch: run in complex64
+        wide = torch.complex64 if twiddle.is_complex() else torch.float32
+        y = butterfly_multiply(
+            twiddle.to(wide), x.to(torch.complex64), increasing_stride, backend=name
+        )
+        return y.to(torch.complex32)
     tw_dtype = dtype if (twiddle.is_complex() or not dtype.is_complex) else _REAL_OF[dtype]
     twiddle = twiddle.to(tw_dtype)
     x = x.to(dtype)
@@ -227,5 +254,6 @@ def butterfly_multiply(
         # (≈ 10 µs instead of ≈ 60 µs per call; matters at small sizes).
         if torch.is_grad_enabled() and (tw6.requires_grad or x.requires_grad):
             return EagerButterflyMultiply.apply(tw6, x, incs)
-        return cpu.forward(tw6.resolve_conj().resolve_neg(), x.resolve_conj().resolve_neg(), incs)
+        tw6 = _kernel_twiddle(tw6).resolve_conj().resolve_neg()
+        return cpu.forward(tw6, x.resolve_conj().resolve_neg(), incs)
     return ButterflyMultiply.apply(tw6, x, incs)

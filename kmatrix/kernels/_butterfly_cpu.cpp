@@ -69,6 +69,140 @@ template <> struct VT<double> {
 #define KMX_SHUFFLE 1
 #endif
 
+// Storage types. Data (x, y, grad) may be stored in a narrower type ST than the compute type T:
+// bfloat16 and float16 rows are converted to float when a tile is loaded (gather) and rounded
+// back (round to nearest even) when it is stored (scatter); everything in between — all the
+// stages of all the factors, the twiddle-gradient sums — is float32 arithmetic.
+struct bf16_t { uint16_t bits; };
+#if defined(__FLT16_MANT_DIG__) && !defined(KMX_NO_NATIVE_F16)
+typedef _Float16 f16_t;
+#define KMX_NATIVE_F16 1
+#else
+struct f16_t { uint16_t bits; };
+#endif
+
+static inline float bf16_to_f(bf16_t h) {
+  const uint32_t w = uint32_t(h.bits) << 16;
+  float f;
+  std::memcpy(&f, &w, 4);
+  return f;
+}
+static inline bf16_t f_to_bf16(float f) {
+  uint32_t w;
+  std::memcpy(&w, &f, 4);
+  if ((w & 0x7fffffffu) > 0x7f800000u) return bf16_t{uint16_t((w >> 16) | 0x40)};  // quiet NaN
+  w += 0x7fffu + ((w >> 16) & 1u);  // round to nearest, ties to even
+  return bf16_t{uint16_t(w >> 16)};
+}
+#ifdef KMX_NATIVE_F16
+static inline float f16_to_f(f16_t h) { return float(h); }
+static inline f16_t f_to_f16(float f) { return f16_t(f); }
+#else
+static inline float f16_to_f(f16_t h) {  // IEEE binary16 -> binary32, exact
+  const uint32_t sign = uint32_t(h.bits & 0x8000u) << 16, e = (h.bits >> 10) & 0x1fu,
+                 m = h.bits & 0x3ffu;
+  uint32_t w;
+  if (e == 0x1f) {
+    w = sign | 0x7f800000u | (m << 13);
+  } else if (e != 0) {
+    w = sign | ((e + 112) << 23) | (m << 13);
+  } else if (m == 0) {
+    w = sign;
+  } else {  // subnormal: m * 2^-24
+    float f = float(m) * 5.9604644775390625e-08f;
+    std::memcpy(&w, &f, 4);
+    w |= sign;
+  }
+  float f;
+  std::memcpy(&f, &w, 4);
+  return f;
+}
+static inline f16_t f_to_f16(float f) {  // binary32 -> binary16, round to nearest even
+  uint32_t w;
+  std::memcpy(&w, &f, 4);
+  const uint16_t sign = uint16_t((w >> 16) & 0x8000u);
+  const uint32_t a = w & 0x7fffffffu;
+  if (a > 0x7f800000u) return f16_t{uint16_t(sign | 0x7e00u)};
+  if (a >= 0x477ff000u) return f16_t{uint16_t(sign | 0x7c00u)};  // rounds to >= 65520: inf
+  if (a < 0x38800000u) {  // below 2^-14: subnormal half, units of 2^-24
+    float af;
+    std::memcpy(&af, &a, 4);
+    const float q = af * 16777216.0f;  // exact (power of two)
+    uint32_t n = uint32_t(q);
+    const float r = q - float(n);
+    if (r > 0.5f || (r == 0.5f && (n & 1u))) ++n;
+    return f16_t{uint16_t(sign | n)};
+  }
+  uint32_t v = a - 0x38000000u;  // rebias exponent 127 -> 15
+  v += 0xfffu + ((v >> 13) & 1u);
+  return f16_t{uint16_t(sign | (v >> 13))};
+}
+#endif
+
+// Scalar and V-wide conversions between a storage type and the compute type.
+template <class ST, class T> struct Conv;
+template <class T> struct Conv<T, T> {
+  typedef typename VT<T>::vec vec;
+  static inline T get(const T* p) { return *p; }
+  static inline void put(T* p, T v) { *p = v; }
+  static inline vec load(const T* p) {
+    vec v;
+    std::memcpy(&v, p, sizeof(vec));
+    return v;
+  }
+  static inline void store(T* p, vec v) { std::memcpy(p, &v, sizeof(vec)); }
+};
+template <> struct Conv<bf16_t, float> {
+  typedef VT<float>::vec vec;
+  typedef uint16_t hvec __attribute__((vector_size(32)));
+  typedef uint32_t wvec __attribute__((vector_size(64)));
+  static inline float get(const bf16_t* p) { return bf16_to_f(*p); }
+  static inline void put(bf16_t* p, float v) { *p = f_to_bf16(v); }
+  static inline vec load(const bf16_t* p) {
+    hvec h;
+    std::memcpy(&h, p, sizeof(h));
+    const wvec w = __builtin_convertvector(h, wvec) << 16;
+    vec v;
+    std::memcpy(&v, &w, sizeof(v));
+    return v;
+  }
+  static inline void store(bf16_t* p, vec v) {
+    wvec w;
+    std::memcpy(&w, &v, sizeof(w));
+    const wvec nan = (wvec)((w & 0x7fffffffu) > 0x7f800000u);  // all-ones lanes where NaN
+    const wvec rounded = (w + 0x7fffu + ((w >> 16) & 1u)) >> 16;
+    const wvec quiet = (w >> 16) | 0x40u;
+    const hvec h = __builtin_convertvector((rounded & ~nan) | (quiet & nan), hvec);
+    std::memcpy(p, &h, sizeof(h));
+  }
+};
+template <> struct Conv<f16_t, float> {
+  typedef VT<float>::vec vec;
+  static inline float get(const f16_t* p) { return f16_to_f(*p); }
+  static inline void put(f16_t* p, float v) { *p = f_to_f16(v); }
+#ifdef KMX_NATIVE_F16
+  typedef _Float16 hvec __attribute__((vector_size(32)));
+  static inline vec load(const f16_t* p) {
+    hvec h;
+    std::memcpy(&h, p, sizeof(h));
+    return __builtin_convertvector(h, vec);
+  }
+  static inline void store(f16_t* p, vec v) {
+    const hvec h = __builtin_convertvector(v, hvec);
+    std::memcpy(p, &h, sizeof(h));
+  }
+#else
+  static inline vec load(const f16_t* p) {
+    vec v;
+    for (int i = 0; i < 16; ++i) v[i] = f16_to_f(p[i]);
+    return v;
+  }
+  static inline void store(f16_t* p, vec v) {
+    for (int i = 0; i < 16; ++i) p[i] = f_to_f16(v[i]);
+  }
+#endif
+};
+
 // (sum v0, sum v1, sum v2, sum v3) over the lanes, added to out[0..3].
 static inline void hsum4_add(VT<float>::vec v0, VT<float>::vec v1, VT<float>::vec v2,
                              VT<float>::vec v3, float* out) {
@@ -205,8 +339,9 @@ template <class T> struct Shuf {
 // MV: row planes per tile for real data (a tile holds V*MV batch rows; element n of the tile
 // is MV vectors, plane p holding rows p*V .. p*V+V-1). Complex data: one plane, two vectors
 // (re, im) per element.
-template <class T, bool CPLX, int MV = 1> struct Kern {
+template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
   typedef typename VT<T>::vec vec;
+  typedef Conv<ST, T> CV;
   typedef Shuf<T> SH;
   static constexpr int V = VT<T>::V;
   static constexpr int PL = CPLX ? 1 : MV;  // row planes
@@ -397,20 +532,20 @@ template <class T, bool CPLX, int MV = 1> struct Kern {
     return 0;
   }
 
-  static void gather(vec* tile, const T* x, const Strides& st, i64 r0, i64 nv, i64 s, i64 N) {
+  static void gather(vec* tile, const ST* x, const Strides& st, i64 r0, i64 nv, i64 s, i64 N) {
     const int kind = fast_kind(st, N);
     if (kind == 0) {
       T* t = reinterpret_cast<T*>(tile);
       if (nv < RT) std::memset(static_cast<void*>(tile), 0, sizeof(vec) * N * C);
       for (i64 j = 0; j < nv; ++j) {
-        const T* row = x + st.off(r0 + j, s);
+        const ST* row = x + st.off(r0 + j, s);
         const i64 pl = j / V, lane = j % V;
         for (i64 n = 0; n < N; ++n) {
           if constexpr (CPLX) {
-            t[(n * C) * V + lane] = row[n * st.n];
-            t[(n * C + 1) * V + lane] = row[n * st.n + 1];
+            t[(n * C) * V + lane] = CV::get(row + n * st.n);
+            t[(n * C + 1) * V + lane] = CV::get(row + n * st.n + 1);
           } else {
-            t[(n * C + pl) * V + lane] = row[n * st.n];
+            t[(n * C + pl) * V + lane] = CV::get(row + n * st.n);
           }
         }
       }
@@ -422,7 +557,7 @@ template <class T, bool CPLX, int MV = 1> struct Kern {
         for (i64 n = 0; n < N; ++n) tile[n * C + pl] = vec{};
         continue;
       }
-      const T* rp[V];
+      const ST* rp[V];
       for (i64 j = 0; j < nvp; ++j) rp[j] = x + st.off(r0 + jb + j, s);
       for (i64 n0 = 0; n0 < N; n0 += V) {
         constexpr int NC = CPLX ? 2 : 1;
@@ -433,16 +568,16 @@ template <class T, bool CPLX, int MV = 1> struct Kern {
             continue;
           }
           if (kind == 1) {
-            std::memcpy(&r[0][j], rp[j] + n0, sizeof(vec));
+            r[0][j] = CV::load(rp[j] + n0);
           } else if (kind == 2) {
             vec a, b;
-            std::memcpy(&a, rp[j] + 2 * n0, sizeof(vec));
-            std::memcpy(&b, rp[j] + 2 * n0 + V, sizeof(vec));
+            a = CV::load(rp[j] + 2 * n0);
+            b = CV::load(rp[j] + 2 * n0 + V);
             SH::deinterleave(a, b, r[0][j], r[NC - 1][j]);
           } else {  // kind 3: rows j (re) and j + 1 (im) share one interleaved batch row
             vec a, b;
-            std::memcpy(&a, rp[j] + 2 * n0, sizeof(vec));
-            std::memcpy(&b, rp[j] + 2 * n0 + V, sizeof(vec));
+            a = CV::load(rp[j] + 2 * n0);
+            b = CV::load(rp[j] + 2 * n0 + V);
             if (j + 1 < nvp) {
               SH::deinterleave(a, b, r[0][j], r[0][j + 1]);
               ++j;
@@ -461,19 +596,19 @@ template <class T, bool CPLX, int MV = 1> struct Kern {
     }
   }
 
-  static void scatter(const vec* tile, T* y, const Strides& st, i64 r0, i64 nv, i64 s, i64 N) {
+  static void scatter(const vec* tile, ST* y, const Strides& st, i64 r0, i64 nv, i64 s, i64 N) {
     const int kind = fast_kind(st, N);
     if (kind == 0) {
       const T* t = reinterpret_cast<const T*>(tile);
       for (i64 j = 0; j < nv; ++j) {
-        T* row = y + st.off(r0 + j, s);
+        ST* row = y + st.off(r0 + j, s);
         const i64 pl = j / V, lane = j % V;
         for (i64 n = 0; n < N; ++n) {
           if constexpr (CPLX) {
-            row[n * st.n] = t[(n * C) * V + lane];
-            row[n * st.n + 1] = t[(n * C + 1) * V + lane];
+            CV::put(row + n * st.n, t[(n * C) * V + lane]);
+            CV::put(row + n * st.n + 1, t[(n * C + 1) * V + lane]);
           } else {
-            row[n * st.n] = t[(n * C + pl) * V + lane];
+            CV::put(row + n * st.n, t[(n * C + pl) * V + lane]);
           }
         }
       }
@@ -482,7 +617,7 @@ template <class T, bool CPLX, int MV = 1> struct Kern {
     for (int pl = 0; pl < PL; ++pl) {
       const i64 jb = i64(pl) * V, nvp = std::max<i64>(0, std::min<i64>(V, nv - jb));
       if (nvp == 0) continue;
-      T* rp[V];
+      ST* rp[V];
       for (i64 j = 0; j < nvp; ++j) rp[j] = y + st.off(r0 + jb + j, s);
       for (i64 n0 = 0; n0 < N; n0 += V) {
         constexpr int NC = CPLX ? 2 : 1;
@@ -494,17 +629,17 @@ template <class T, bool CPLX, int MV = 1> struct Kern {
         }
         for (int j = 0; j < nvp; ++j) {
           if (kind == 1) {
-            std::memcpy(rp[j] + n0, &r[0][j], sizeof(vec));
+            CV::store(rp[j] + n0, r[0][j]);
           } else if (kind == 2) {
             vec a, b;
             SH::interleave(r[0][j], r[NC - 1][j], a, b);
-            std::memcpy(rp[j] + 2 * n0, &a, sizeof(vec));
-            std::memcpy(rp[j] + 2 * n0 + V, &b, sizeof(vec));
+            CV::store(rp[j] + 2 * n0, a);
+            CV::store(rp[j] + 2 * n0 + V, b);
           } else {  // kind 3: rows always come in (re, im) pairs here (rows = 2 B, V even)
             vec a, b;
             SH::interleave(r[0][j], r[0][j + 1], a, b);
-            std::memcpy(rp[j] + 2 * n0, &a, sizeof(vec));
-            std::memcpy(rp[j] + 2 * n0 + V, &b, sizeof(vec));
+            CV::store(rp[j] + 2 * n0, a);
+            CV::store(rp[j] + 2 * n0 + V, b);
             ++j;
           }
         }
@@ -578,7 +713,7 @@ template <class T, bool CPLX, int MV = 1> struct Kern {
   // y = B_{F-1} ... B_1 B_0 x: F butterflies (factor f: twiddles tw[f] of shape (S, L, N/2, .),
   // stride order inc[f]) applied to each tile while it stays in cache: one read of x and one
   // write of y whatever F (a K-matrix B B* of width w is F = 2w factors).
-  static void forward(const T* tw, const T* x, T* y, i64 rows, i64 S, int L, int F, const int* inc,
+  static void forward(const T* tw, const ST* x, ST* y, i64 rows, i64 S, int L, int F, const int* inc,
                       const Strides& xs, const Strides& ys, int nthreads) {
     const i64 N = i64(1) << L, half = N / 2, fsize = S * i64(L) * half * TW;
     const i64 tps = (rows + RT - 1) / RT;  // tiles per stack index
@@ -605,7 +740,7 @@ template <class T, bool CPLX, int MV = 1> struct Kern {
   // Reverse mode of forward(). Per tile: the F factor inputs are kept; going back through the
   // factors, the inputs of each fused pass of factor f are recomputed from its factor input,
   // then the passes run backwards. Scratch per thread: F + ceil(L/R) + 1 tiles.
-  static void backward(const T* tw, const T* x, const T* gy, T* gx, T* gtw, i64 rows, i64 S, int L,
+  static void backward(const T* tw, const ST* x, const ST* gy, ST* gx, T* gtw, i64 rows, i64 S, int L,
                        int F, const int* inc, const Strides& xs, const Strides& gys,
                        const Strides& gxs, int nthreads) {
     const i64 N = i64(1) << L, half = N / 2, fsize = S * i64(L) * half * TW;
@@ -698,37 +833,40 @@ template <class G> static int guarded(G g) {
   }
 }
 
-#define KMX_EXPORT(NAME, T, CPLX, MVF, MVB)                                                       \
-  extern "C" int kmx_fwd_##NAME(const T* tw, const T* x, T* y, i64 rows, i64 S, int L, int F,       \
-                                const int* inc, const i64* xst, const i64* yst, int nthreads) {     \
-    typedef Kern<T, CPLX, MVF> K;                                                                   \
+#define KMX_EXPORT(NAME, T, ST, CPLX, MVF, MVB)                                                    \
+  extern "C" int kmx_fwd_##NAME(const T* tw, const ST* x, ST* y, i64 rows, i64 S, int L, int F,    \
+                                const int* inc, const i64* xst, const i64* yst, int nthreads) {    \
+    typedef Kern<T, CPLX, MVF, ST> K;                                                              \
     const int bad = check_args(tw, x, y, rows, S, L, F, inc, xst, yst);                            \
-    if (bad || rows == 0 || S == 0 || F == 0) return bad;                                           \
-    return guarded([&] {                                                                            \
-      typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                               \
-      typename K::Strides ys{yst[0], yst[1], yst[2], yst[3], yst[4]};                               \
-      K::forward(tw, x, y, rows, S, L, F, inc, xs, ys, nthreads);                                   \
-    });                                                                                             \
-  }                                                                                                 \
-  extern "C" int kmx_bwd_##NAME(const T* tw, const T* x, const T* gy, T* gx, T* gtw, i64 rows,      \
-                                i64 S, int L, int F, const int* inc, const i64* xst,                \
-                                const i64* gyst, const i64* gxst, int nthreads) {                   \
-    typedef Kern<T, CPLX, MVB> K;                                                                   \
+    if (bad || rows == 0 || S == 0 || F == 0) return bad;                                          \
+    return guarded([&] {                                                                           \
+      typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                              \
+      typename K::Strides ys{yst[0], yst[1], yst[2], yst[3], yst[4]};                              \
+      K::forward(tw, x, y, rows, S, L, F, inc, xs, ys, nthreads);                                  \
+    });                                                                                            \
+  }                                                                                                \
+  extern "C" int kmx_bwd_##NAME(const T* tw, const ST* x, const ST* gy, ST* gx, T* gtw, i64 rows,  \
+                                i64 S, int L, int F, const int* inc, const i64* xst,               \
+                                const i64* gyst, const i64* gxst, int nthreads) {                  \
+    typedef Kern<T, CPLX, MVB, ST> K;                                                              \
     int bad = check_args(tw, x, gy, rows, S, L, F, inc, xst, gyst);                                \
     if (!bad) bad = check_args(tw, x, gx, rows, S, L, F, inc, xst, gxst);                          \
     if (!bad && rows > 0 && S > 0 && F > 0 && !gtw) bad = KMX_EINVAL;                              \
-    if (bad || rows == 0 || S == 0 || F == 0) return bad;                                           \
-    return guarded([&] {                                                                            \
-      typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                               \
-      typename K::Strides gys{gyst[0], gyst[1], gyst[2], gyst[3], gyst[4]};                         \
-      typename K::Strides gxs{gxst[0], gxst[1], gxst[2], gxst[3], gxst[4]};                         \
-      K::backward(tw, x, gy, gx, gtw, rows, S, L, F, inc, xs, gys, gxs, nthreads);                  \
-    });                                                                                             \
+    if (bad || rows == 0 || S == 0 || F == 0) return bad;                                          \
+    return guarded([&] {                                                                           \
+      typename K::Strides xs{xst[0], xst[1], xst[2], xst[3], xst[4]};                              \
+      typename K::Strides gys{gyst[0], gyst[1], gyst[2], gyst[3], gyst[4]};                        \
+      typename K::Strides gxs{gxst[0], gxst[1], gxst[2], gxst[3], gxst[4]};                        \
+      K::backward(tw, x, gy, gx, gtw, rows, S, L, F, inc, xs, gys, gxs, nthreads);                 \
+    });                                                                                            \
   }
 
-KMX_EXPORT(f32, float, false, KMX_MV_F, KMX_MV_B)
-KMX_EXPORT(f64, double, false, KMX_MV_F, KMX_MV_B)
-KMX_EXPORT(c64, float, true, 1, 1)
-KMX_EXPORT(c128, double, true, 1, 1)
+KMX_EXPORT(f32, float, float, false, KMX_MV_F, KMX_MV_B)
+KMX_EXPORT(f64, double, double, false, KMX_MV_F, KMX_MV_B)
+KMX_EXPORT(c64, float, float, true, 1, 1)
+KMX_EXPORT(c128, double, double, true, 1, 1)
+// Half-precision data (float32 twiddles, float32 arithmetic, gradient of the twiddles float32).
+KMX_EXPORT(bf16, float, bf16_t, false, KMX_MV_F, KMX_MV_B)
+KMX_EXPORT(f16, float, f16_t, false, KMX_MV_F, KMX_MV_B)
 
-extern "C" int kmx_abi_version() { return 3; }
+extern "C" int kmx_abi_version() { return 4; }

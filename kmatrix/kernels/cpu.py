@@ -28,6 +28,9 @@ If no compiler works, :func:`available` is False and the dispatcher falls back t
 plain-PyTorch reference (one warning). The library has a plain C ABI (no torch headers, hence the
 fast build).
 
+Dtypes: float32, float64, complex64, complex128 (twiddle and x alike; real twiddles with complex
+x), and bfloat16 / float16 x with float32 twiddles (float32 arithmetic on the cached tile).
+
 Calls. Tensors are passed as data pointers with strides in scalars; every call checks dtype,
 device, shape, stride and conjugation of its arguments first (:func:`forward`,
 :func:`backward` raise TypeError/ValueError naming the argument), and the C functions return
@@ -67,7 +70,7 @@ _FLAG_SETS = (
     ["-march=native", *_FLAGS_BASE],
     _FLAGS_BASE,
 )
-_ABI = 3
+_ABI = 4
 _COMPILE_TIMEOUT_S = 600
 
 _lock = threading.Lock()
@@ -84,6 +87,8 @@ _SUFFIX = {
     torch.complex128: "c128",
 }
 _REAL = {torch.complex64: torch.float32, torch.complex128: torch.float64}
+# Half-precision data: float32 twiddles, converted on load / rounded on store, float32 inside.
+_HALF_SUFFIX = {torch.bfloat16: "bf16", torch.float16: "f16"}
 
 
 def _cache_dir() -> Path:
@@ -375,7 +380,7 @@ def _load() -> ctypes.CDLL | None:
             try:
                 lib = _build()
                 vp, i64, ci = ctypes.c_void_p, ctypes.c_int64, ctypes.c_int
-                for sfx in _SUFFIX.values():
+                for sfx in (*_SUFFIX.values(), *_HALF_SUFFIX.values()):
                     f = getattr(lib, f"kmx_fwd_{sfx}")
                     f.argtypes = [vp, vp, vp, i64, i64, ci, ci, _INTP, _I64P, _I64P, ci]
                     f.restype = ci
@@ -486,12 +491,19 @@ def _check_call(twiddle, x, increasing, grad=None) -> tuple[torch.Tensor, object
             )
     if twiddle.dtype not in _SUFFIX:
         raise TypeError(
-            f"twiddle: expected dtype float32, float64, complex64 or complex128, got {twiddle.dtype}"
+            "twiddle: expected dtype float32, float64, complex64 or complex128 (float32 for "
+            f"bfloat16/float16 x), got {twiddle.dtype}"
         )
-    if not (x.dtype == twiddle.dtype or (x.is_complex() and _REAL.get(x.dtype) == twiddle.dtype)):
+    if not (
+        x.dtype == twiddle.dtype
+        or (x.is_complex() and _REAL.get(x.dtype) == twiddle.dtype)
+        or (x.dtype in _HALF_SUFFIX and twiddle.dtype == torch.float32)
+    ):
         allowed = str(twiddle.dtype)
         if not twiddle.is_complex():
             allowed += f" (or {twiddle.dtype.to_complex()} with real twiddles)"
+        if twiddle.dtype == torch.float32:
+            allowed += ", bfloat16 or float16"
         raise TypeError(f"x: expected dtype {allowed} to match twiddle, got {x.dtype}")
     if x.dim() != 3:
         raise ValueError(f"x: expected shape (batch, stack, N), got {tuple(x.shape)}")
@@ -533,7 +545,9 @@ def forward(twiddle: torch.Tensor, x: torch.Tensor, increasing) -> torch.Tensor:
 
     twiddle (S, L, N/2, 2, 2) with ``increasing`` a bool, or (F, S, L, N/2, 2, 2) with
     ``increasing`` a sequence of F bools (one stride order per factor); x (B, S, N) with
-    x.dtype == twiddle.dtype or complex x with real twiddle of the same precision. Arguments
+    x.dtype == twiddle.dtype, complex x with real twiddle of the same precision, or bfloat16 /
+    float16 x with float32 twiddle (converted to float32 when a tile is loaded, every stage of
+    every factor in float32, rounded once to x's dtype when stored: y has x's dtype). Arguments
     are checked (TypeError/ValueError naming the argument); MemoryError if the kernel cannot
     allocate its per-thread tiles."""
     lib = _load()
@@ -553,7 +567,7 @@ def forward(twiddle: torch.Tensor, x: torch.Tensor, increasing) -> torch.Tensor:
     kc = tw.is_complex()
     _, crow, xst = _row_view(x, kc)
     _, _, yst = _row_view(y, kc)
-    fn = getattr(lib, "kmx_fwd_" + _SUFFIX[tw.dtype])
+    fn = getattr(lib, "kmx_fwd_" + _HALF_SUFFIX.get(x.dtype, _SUFFIX[tw.dtype]))
     code = fn(tw.data_ptr(), x.data_ptr(), y.data_ptr(), B * crow, S, L, F, incs, _arr(xst),
               _arr(yst), torch.get_num_threads())  # fmt: skip
     _raise_on(code, f"forward, x of shape {tuple(x.shape)}")
@@ -566,7 +580,9 @@ def backward(
     """(grad_twiddle, grad_x) of y = B_{F-1} ⋯ B_0 x (arguments as in :func:`forward`) for the
     upstream gradient ``grad`` (torch's complex convention: grad_x = Bᴴ grad, grad_twiddle =
     Σ_batch grad·xᴴ per 2×2 block at its stage; real twiddles get the real part). Recomputes
-    the activations tile by tile: extra memory independent of the batch (no log2 N copies)."""
+    the activations tile by tile: extra memory independent of the batch (no log2 N copies).
+    Half-precision x and grad (float32 twiddle): float32 arithmetic, grad_x rounded once to x's
+    dtype, grad_twiddle summed and returned in float32."""
     lib = _load()
     if lib is None:
         raise RuntimeError(f"kmatrix: the fused butterfly kernel is unavailable ({_failed})")
@@ -589,7 +605,7 @@ def backward(
     _, crow, xst = _row_view(x, kc)
     _, _, gyst = _row_view(grad, kc)
     _, _, gxst = _row_view(gx, kc)
-    fn = getattr(lib, "kmx_bwd_" + _SUFFIX[tw.dtype])
+    fn = getattr(lib, "kmx_bwd_" + _HALF_SUFFIX.get(x.dtype, _SUFFIX[tw.dtype]))
     code = fn(tw.data_ptr(), x.data_ptr(), grad.data_ptr(), gx.data_ptr(), gtw.data_ptr(), B * crow,
               S, L, F, incs, _arr(xst), _arr(gyst), _arr(gxst), torch.get_num_threads())  # fmt: skip
     _raise_on(code, f"backward, x of shape {tuple(x.shape)}")

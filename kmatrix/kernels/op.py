@@ -3,7 +3,8 @@
 * ``kmatrix::butterfly_multiply(twiddle, x, increasing) -> y`` with y = B_{F-1} ⋯ B_0 x per
   stack index: ``twiddle`` (F, S, L, N/2, 2, 2) holds F butterfly factors, ``increasing`` their
   F stride orders (layout in :mod:`kmatrix.kernels`); F = 1 is a single butterfly. CPU tensors of float32/float64/complex64/complex128
-  run the compiled kernel (:mod:`kmatrix.kernels.cpu`); other devices or dtypes, or a machine
+  and bfloat16/float16 (float32 arithmetic inside, twiddle gradient rounded once to the
+  twiddle's dtype) run the compiled kernel (:mod:`kmatrix.kernels.cpu`); other devices or dtypes, or a machine
   without a C++ compiler, run the blocked plain-PyTorch path (:mod:`.blocked`) inside the op
   (the place where a GPU kernel will be registered).
 * ``kmatrix::butterfly_multiply_backward(twiddle, x, grad, increasing)
@@ -42,7 +43,21 @@ __all__ = [
     "eager_fast_path_ok",
 ]
 
-_KERNEL_DTYPES = (torch.float32, torch.float64, torch.complex64, torch.complex128)
+_KERNEL_DTYPES = (
+    torch.float32,
+    torch.float64,
+    torch.complex64,
+    torch.complex128,
+    torch.bfloat16,
+    torch.float16,
+)
+_HALF = (torch.bfloat16, torch.float16)
+
+
+def _kernel_twiddle(twiddle: Tensor) -> Tensor:
+    """The twiddle as the kernel takes it: half precision widened to float32 (exact; the kernel
+    reads half-precision x with float32 twiddles and computes in float32)."""
+    return twiddle.float() if twiddle.dtype in _HALF else twiddle
 
 
 def _plain(t: Tensor) -> Tensor:
@@ -139,7 +154,7 @@ def butterfly_multiply_op(twiddle: Tensor, x: Tensor, increasing: list[bool]) ->
     """y = B_{F-1} ⋯ B_0 x (see module docstring); a new contiguous (B, S, N) tensor."""
     check_op_args(twiddle, x, increasing)
     if _use_kernel(twiddle, x):
-        return cpu.forward(_plain(twiddle), _plain(x), increasing)
+        return cpu.forward(_plain(_kernel_twiddle(twiddle)), _plain(x), increasing)
     return chain_blocked(_plain(twiddle), _plain(x), increasing)
 
 
@@ -156,7 +171,8 @@ def butterfly_multiply_backward_op(
     """(grad_twiddle, grad_x) for y = B_{F-1} ⋯ B_0 x and upstream ``grad`` (shape of x)."""
     check_op_args(twiddle, x, increasing, grad)
     if _use_kernel(twiddle, x) and grad.dtype == x.dtype:
-        return cpu.backward(_plain(twiddle), _plain(x), _plain(grad), increasing)
+        gt, gx = cpu.backward(_plain(_kernel_twiddle(twiddle)), _plain(x), _plain(grad), increasing)
+        return gt.to(twiddle.dtype), gx
     gt, gx = reference_chain_backward(twiddle, x, grad, increasing)
     return gt, (gx.clone() if gx is grad else gx)  # no stages: never return an input
 
@@ -330,7 +346,7 @@ class EagerButterflyMultiply(torch.autograd.Function):
         twiddle, x = _plain(twiddle), _plain(x)
         ctx.save_for_backward(twiddle, x)
         ctx.increasing = increasing
-        return cpu.forward(twiddle, x, increasing)
+        return cpu.forward(_kernel_twiddle(twiddle), x, increasing)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
@@ -339,6 +355,7 @@ class EagerButterflyMultiply(torch.autograd.Function):
         if torch.is_grad_enabled():  # create_graph=True: keep the backward differentiable
             gt, gx = ButterflyMultiplyBackward.apply(twiddle, x, grad, ctx.increasing)
         else:
-            gt, gx = cpu.backward(twiddle, x, grad, ctx.increasing)
+            gt, gx = cpu.backward(_kernel_twiddle(twiddle), x, grad, ctx.increasing)
+            gt = gt.to(twiddle.dtype)
         need = ctx.needs_input_grad
         return (gt if need[0] else None), (gx if need[1] else None), None
