@@ -19,11 +19,20 @@
 // of the batch), then passes run in reverse, recomputing the R intermediate activations of each
 // group in registers. Real backward tiles hold 2V rows (two vectors per element) so that the
 // twiddle-gradient products of both are added before the lane reduction (the reduction's
-// shuffles dominate the backward). Twiddle gradients are accumulated per thread, then summed
-// over the threads that ran (OpenMP may start fewer than asked). Errors (allocation failure, bad
-// arguments) are returned as codes at the C boundary, never thrown across it.
-// Extra memory: O(threads * N * V * L/R) + O(threads * |twiddle|), none of it proportional to
-// the batch.
+// shuffles dominate the backward); the reduction is also deferred: each block's 4 products are
+// folded to one vector of partial sums added to a per-thread accumulator (one vector per
+// 4 gradient entries, reduced to scalars once per thread), unless that accumulator would exceed
+// KMX_DEFER_MAX_KB (huge N), where each block is reduced at once. Twiddle gradients are summed
+// over the threads that ran (OpenMP may start fewer than asked).
+//
+// Half precision: bfloat16 / float16 data (ST) with float32 twiddles; rows are converted to
+// float32 when the tile is gathered and rounded once (to nearest even) when it is scattered, so
+// all stages of all factors and the gradient sums are float32 arithmetic.
+//
+// Errors (allocation failure, bad arguments) are returned as codes at the C boundary, never
+// thrown across it.
+// Extra memory: O(threads * N * V * L/R) + O(threads * |twiddle| * V/4) (at most 8 MiB per
+// thread for the deferred accumulators), none of it proportional to the batch.
 #include <algorithm>
 #include <atomic>
 #include <exception>
@@ -51,6 +60,9 @@ typedef int64_t i64;
 #endif
 #ifndef KMX_RMAX_B
 #define KMX_RMAX_B 2
+#endif
+#ifndef KMX_DEFER_MAX_KB
+#define KMX_DEFER_MAX_KB 8192
 #endif
 
 template <class T> struct VT;
@@ -254,6 +266,52 @@ static inline void hsum4_add(VT<double>::vec v0, VT<double>::vec v1, VT<double>:
 #endif
 }
 
+// Deferred lane reduction: (v0, v1, v2, v3) folded to one vector whose lane group q (V/4
+// consecutive lanes) holds partial sums of v_q, added to *acc (6 shuffles and 3 adds instead
+// of a full reduction); part4_flush sums the groups into out[0..3] once at the end.
+static inline void part4_add(VT<float>::vec v0, VT<float>::vec v1, VT<float>::vec v2,
+                             VT<float>::vec v3, VT<float>::vec* acc) {
+#ifdef KMX_SHUFFLE
+  typedef VT<float>::vec vec;
+  vec w01 = __builtin_shufflevector(v0, v1, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+            __builtin_shufflevector(v0, v1, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  vec w23 = __builtin_shufflevector(v2, v3, 0, 1, 2, 3, 4, 5, 6, 7, 16, 17, 18, 19, 20, 21, 22, 23) +
+            __builtin_shufflevector(v2, v3, 8, 9, 10, 11, 12, 13, 14, 15, 24, 25, 26, 27, 28, 29, 30, 31);
+  *acc += __builtin_shufflevector(w01, w23, 0, 1, 2, 3, 8, 9, 10, 11, 16, 17, 18, 19, 24, 25, 26, 27) +
+          __builtin_shufflevector(w01, w23, 4, 5, 6, 7, 12, 13, 14, 15, 20, 21, 22, 23, 28, 29, 30, 31);
+#else
+  float s[4] = {0, 0, 0, 0};
+  for (int j = 0; j < 16; ++j) { s[0] += v0[j]; s[1] += v1[j]; s[2] += v2[j]; s[3] += v3[j]; }
+  for (int q = 0; q < 4; ++q) (*acc)[4 * q] += s[q];
+#endif
+}
+
+static inline void part4_add(VT<double>::vec v0, VT<double>::vec v1, VT<double>::vec v2,
+                             VT<double>::vec v3, VT<double>::vec* acc) {
+#ifdef KMX_SHUFFLE
+  typedef VT<double>::vec vec;
+  vec w01 = __builtin_shufflevector(v0, v1, 0, 1, 2, 3, 8, 9, 10, 11) +
+            __builtin_shufflevector(v0, v1, 4, 5, 6, 7, 12, 13, 14, 15);
+  vec w23 = __builtin_shufflevector(v2, v3, 0, 1, 2, 3, 8, 9, 10, 11) +
+            __builtin_shufflevector(v2, v3, 4, 5, 6, 7, 12, 13, 14, 15);
+  *acc += __builtin_shufflevector(w01, w23, 0, 1, 4, 5, 8, 9, 12, 13) +
+          __builtin_shufflevector(w01, w23, 2, 3, 6, 7, 10, 11, 14, 15);
+#else
+  double s[4] = {0, 0, 0, 0};
+  for (int j = 0; j < 8; ++j) { s[0] += v0[j]; s[1] += v1[j]; s[2] += v2[j]; s[3] += v3[j]; }
+  for (int q = 0; q < 4; ++q) (*acc)[2 * q] += s[q];
+#endif
+}
+
+template <class T> static inline void part4_flush(const typename VT<T>::vec& u, T* out) {
+  constexpr int G = VT<T>::V / 4;
+  for (int q = 0; q < 4; ++q) {
+    T sum = 0;
+    for (int i = 0; i < G; ++i) sum += u[q * G + i];
+    out[q] += sum;
+  }
+}
+
 // Pair index of element i at the stage whose stride is 2^b: i with bit b removed.
 static inline i64 pair_index(i64 i, int b) { return ((i >> (b + 1)) << b) | (i & ((i64(1) << b) - 1)); }
 
@@ -367,8 +425,11 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
     }
   }
 
-  // Backward of one block: g <- [[a,b],[c,d]]^H g, gt += g x^H (lane sums).
-  static inline void block_bwd(const T* t, const vec* x0, const vec* x1, vec* g0, vec* g1, T* gt) {
+  // Backward of one block: g <- [[a,b],[c,d]]^H g, gt += g x^H (lane sums; DEFER: partial
+  // lane sums added to the accumulator vectors ga, reduced once per thread at the end).
+  template <bool DEFER>
+  static inline void block_bwd(const T* t, const vec* x0, const vec* x1, vec* g0, vec* g1, T* gt,
+                               vec* ga) {
     if constexpr (!CPLX) {
       // products summed over the planes first: one lane reduction per RT rows
       vec pa = g0[0] * x0[0], pb = g0[0] * x1[0], pc = g1[0] * x0[0], pd = g1[0] * x1[0];
@@ -378,7 +439,8 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
         pc += g1[p] * x0[p];
         pd += g1[p] * x1[p];
       }
-      hsum4_add(pa, pb, pc, pd, gt);
+      if constexpr (DEFER) part4_add(pa, pb, pc, pd, ga);
+      else hsum4_add(pa, pb, pc, pd, gt);
       const T a = t[0], b = t[1], c = t[2], d = t[3];
       KMX_UNROLL for (int p = 0; p < C; ++p) {
         vec u = g0[p], v = g1[p];
@@ -388,10 +450,17 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
     } else {
       vec ur = g0[0], ui = g0[1], vr = g1[0], vi = g1[1];
       // g * conj(x): re = gr xr + gi xi, im = gi xr - gr xi
-      hsum4_add(ur * x0[0] + ui * x0[1], ui * x0[0] - ur * x0[1], ur * x1[0] + ui * x1[1],
-                ui * x1[0] - ur * x1[1], gt);
-      hsum4_add(vr * x0[0] + vi * x0[1], vi * x0[0] - vr * x0[1], vr * x1[0] + vi * x1[1],
-                vi * x1[0] - vr * x1[1], gt + 4);
+      const vec p0 = ur * x0[0] + ui * x0[1], p1 = ui * x0[0] - ur * x0[1];
+      const vec p2 = ur * x1[0] + ui * x1[1], p3 = ui * x1[0] - ur * x1[1];
+      const vec p4 = vr * x0[0] + vi * x0[1], p5 = vi * x0[0] - vr * x0[1];
+      const vec p6 = vr * x1[0] + vi * x1[1], p7 = vi * x1[0] - vr * x1[1];
+      if constexpr (DEFER) {
+        part4_add(p0, p1, p2, p3, ga);
+        part4_add(p4, p5, p6, p7, ga + 1);
+      } else {
+        hsum4_add(p0, p1, p2, p3, gt);
+        hsum4_add(p4, p5, p6, p7, gt + 4);
+      }
       // conj(a) g0 + conj(c) g1 ; conj(b) g0 + conj(d) g1
       g0[0] = t[0] * ur + t[1] * ui + t[4] * vr + t[5] * vi;
       g0[1] = t[0] * ui - t[1] * ur + t[4] * vi - t[5] * vr;
@@ -433,8 +502,9 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
 
   // Reverse of fwd_pass<R>: act = input of the pass, G = grad of its output (in place -> grad
   // of its input); gtw accumulates the twiddle gradient of stages k0 .. k0+R-1.
-  template <int R, bool INC>
-  static void bwd_pass(const vec* act, vec* G, const T* tw, T* gtw, int L, i64 N, int k0) {
+  template <int R, bool INC, bool DEFER>
+  static void bwd_pass(const vec* act, vec* G, const T* tw, T* gtw, vec* gacc, int L, i64 N,
+                       int k0) {
     constexpr int M = 1 << R;
     const int lo = INC ? k0 : L - k0 - R;
     const i64 half = N / 2, nh = N >> (lo + R), nl = i64(1) << lo;
@@ -466,7 +536,8 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
             const int m1 = m | (1 << q);
             const int mp = ((m >> (q + 1)) << q) | (m & ((1 << q) - 1));
             const i64 o = koff[j] + pbase + (i64(mp) << lo) * TW;
-            block_bwd(tw + o, xs[j][m], xs[j][m1], g[m], g[m1], gtw + o);
+            block_bwd<DEFER>(tw + o, xs[j][m], xs[j][m1], g[m], g[m1], gtw + o,
+                             DEFER ? gacc + o / 4 : nullptr);
           }
         }
         KMX_UNROLL for (int m = 0; m < M; ++m)
@@ -491,18 +562,25 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
     if (inc) run_fwd<true>(r, src, dst, tw, L, N, k0);
     else run_fwd<false>(r, src, dst, tw, L, N, k0);
   }
-  template <bool INC>
-  static void run_bwd(int r, const vec* act, vec* G, const T* tw, T* gtw, int L, i64 N, int k0) {
+  template <bool INC, bool DEFER>
+  static void run_bwd(int r, const vec* act, vec* G, const T* tw, T* gtw, vec* gacc, int L, i64 N,
+                      int k0) {
     switch (r) {
-      case 1: bwd_pass<1, INC>(act, G, tw, gtw, L, N, k0); break;
-      case 2: bwd_pass<2, INC>(act, G, tw, gtw, L, N, k0); break;
-      case 3: if constexpr (RMAX_B >= 3) bwd_pass<3, INC>(act, G, tw, gtw, L, N, k0); break;
-      default: if constexpr (RMAX_B >= 4) bwd_pass<4, INC>(act, G, tw, gtw, L, N, k0); break;
+      case 1: bwd_pass<1, INC, DEFER>(act, G, tw, gtw, gacc, L, N, k0); break;
+      case 2: bwd_pass<2, INC, DEFER>(act, G, tw, gtw, gacc, L, N, k0); break;
+      case 3: if constexpr (RMAX_B >= 3) bwd_pass<3, INC, DEFER>(act, G, tw, gtw, gacc, L, N, k0); break;
+      default: if constexpr (RMAX_B >= 4) bwd_pass<4, INC, DEFER>(act, G, tw, gtw, gacc, L, N, k0); break;
     }
   }
-  static void run_bwd_pass(int r, const vec* act, vec* G, const T* tw, T* gtw, int L, i64 N, int k0, bool inc) {
-    if (inc) run_bwd<true>(r, act, G, tw, gtw, L, N, k0);
-    else run_bwd<false>(r, act, G, tw, gtw, L, N, k0);
+  static void run_bwd_pass(int r, const vec* act, vec* G, const T* tw, T* gtw, vec* gacc, int L,
+                           i64 N, int k0, bool inc) {
+    if (gacc) {
+      if (inc) run_bwd<true, true>(r, act, G, tw, gtw, gacc, L, N, k0);
+      else run_bwd<false, true>(r, act, G, tw, gtw, gacc, L, N, k0);
+    } else {
+      if (inc) run_bwd<true, false>(r, act, G, tw, gtw, gacc, L, N, k0);
+      else run_bwd<false, false>(r, act, G, tw, gtw, gacc, L, N, k0);
+    }
   }
 
   // Split L stages into passes of at most rmax stages, as equal as possible.
@@ -753,9 +831,14 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
     // One accumulator slot per requested thread; a slot is filled only by a thread that ran,
     // and the sum below covers exactly the filled slots (the team may be smaller than nt).
     std::vector<std::vector<T>> acc(nt);
+    // Deferred twiddle-gradient reduction (part4_add) when its per-thread accumulator — one
+    // vector per 4 gradient entries, V/4 times the scalar accumulator (640 KB for a K-matrix
+    // at N = 1024) — stays under KMX_DEFER_MAX_KB; otherwise each block is reduced at once.
+    const bool defer = i64(sizeof(vec)) * (twsize / 4) <= (i64(KMX_DEFER_MAX_KB) << 10);
     parallel_tiles(ntiles, nt, [&](int tid, i64 t0, i64 t1) {
       std::vector<T>& a = acc[tid];
       a.assign(twsize, T(0));
+      std::vector<vec> av(defer ? twsize / 4 : 0, vec{});
       const i64 TS = N * C;  // vectors per tile
       std::vector<vec> fin(F * TS), ck(std::max<i64>(P - 1, 1) * TS), G(TS);
       for (i64 t = t0; t < t1; ++t) {
@@ -775,7 +858,9 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
         gather(G.data(), gy, gys, r0, nv, s, N);
         for (int f = F - 1; f >= 0; --f) {
           const T* tws = tw + f * fsize + s * i64(L) * half * TW;
-          T* gts = a.data() + f * fsize + s * i64(L) * half * TW;
+          const i64 goff = f * fsize + s * i64(L) * half * TW;
+          T* gts = a.data() + goff;
+          vec* gav = defer ? av.data() + goff / 4 : nullptr;
           const bool fi = inc[f] != 0;
           auto act = [&](i64 j) { return j == 0 ? fin.data() + f * TS : ck.data() + (j - 1) * TS; };
           int k0 = 0;
@@ -784,12 +869,13 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
             k0 += rs[j];
           }
           for (i64 j = P - 1; j >= 0; --j) {
-            run_bwd_pass(rs[j], act(j), G.data(), tws, gts, L, N, k0, fi);
+            run_bwd_pass(rs[j], act(j), G.data(), tws, gts, gav, L, N, k0, fi);
             if (j > 0) k0 -= rs[j - 1];
           }
         }
         scatter(G.data(), gx, gxs, r0, nv, s, N);
       }
+      for (std::size_t i = 0; i < av.size(); ++i) part4_flush<T>(av[i], a.data() + 4 * i);
     });
     std::memset(gtw, 0, sizeof(T) * twsize);
     for (int t = 0; t < nt; ++t) {
