@@ -318,3 +318,22 @@ def test_compile_fullgraph_kmatrix(gen):
 @pytest.mark.parametrize("family", [f for f in FAMS if FAMILIES[f].compile and f != "kmatrix"])
 def test_compile_fullgraph(family, gen):
     _check_compiled(family, gen)
+
+
+@pytest.mark.parametrize("family", ["kmatrix", "butterfly", "lowrank"])
+def test_autocast_output_dtype_like_nn_linear(family, gen):
+    """Under torch.autocast(cpu, bfloat16) a structured layer returns bfloat16 like nn.Linear
+    (its float32 bias no longer promotes the result back), and gradients reach the float32
+    parameters. Values: within 2^-7 relative of the float32 layer (a few bfloat16 roundings)."""
+    opts = {"kmatrix": {"width": 1}, "lowrank": {"rank": 4}}.get(family, {})
+    layer = StructuredLinear(32, 32, family, generator=gen, **opts)
+    x = torch.randn(8, 32, generator=gen)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y = layer(x)
+        ref_dtype = nn.Linear(32, 32)(x).dtype
+    assert y.dtype == ref_dtype == torch.bfloat16
+    exact = layer(x).detach()
+    assert float((y.detach().float() - exact).norm() / exact.norm()) <= 2**-7
+    y.float().sum().backward()
+    assert layer.bias.grad is not None and layer.bias.grad.dtype == torch.float32
+    assert all(p.grad is not None for p in layer.weight.parameters())

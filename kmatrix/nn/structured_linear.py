@@ -167,7 +167,12 @@ class StructuredLinear(nn.Module):
         y = self.weight(x)
         if m != self.out_features:
             y = y[..., : self.out_features]
-        return y if self.bias is None else y + self.bias
+        if self.bias is None:
+            return y
+        bias = self.bias
+        if y.dtype != bias.dtype and not y.is_complex() and torch.is_autocast_enabled(y.device.type):
+            bias = bias.to(y.dtype)  # as F.linear under autocast: the bias joins the cast dtype
+        return y + bias
 
     def to_dense(self) -> torch.Tensor:
         """The dense out × in weight (the used corner of ``weight.to_dense()``; differentiable)."""
