@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 import torch
 from torch import nn
 
+from .._torch_compat import parse_to
 from .validation import check_finite, complex_dtype_of, real_dtype_of
 
 __all__ = ["FAMILIES", "StructuredMatrix", "family_name"]
@@ -155,7 +156,7 @@ class StructuredMatrix(nn.Module):
         family asked for a real dtype stays complex; an ``"any"`` family that is complex stays
         complex (its imaginary parts are never dropped) and a real one may become complex.
         """
-        device, dtype, non_blocking, _memory_format = torch._C._nn._parse_to(*args, **kwargs)
+        device, dtype, non_blocking, _memory_format = parse_to(*args, **kwargs)
         if dtype is not None:
             target = self._field_dtype(dtype)
             if self.field == "any" and self.is_complex and not target.is_complex:

@@ -18,8 +18,12 @@ Backends (:func:`set_backend`, or ``backend=`` per call, or ``$KMATRIX_BUTTERFLY
   where the kernel cannot run (CUDA, no compiler) the ``"torch"`` path below. bfloat16 and
   float16 data run the kernel too (float32 twiddles and arithmetic inside, one rounding on
   store).
-  Plain eager CPU calls (no torch.compile/export tracing, no torch.func transform, no dispatch
-  mode) skip the op machinery and call the same kernel directly.
+  One autograd definition (:class:`~kmatrix.kernels.op.ButterflyMultiply`, also registered as
+  the op's autograd); plain eager CPU calls (no torch.compile/export tracing, no torch.func
+  transform, no dispatch mode) call the same kernel without the op machinery, and calls that
+  record no gradient skip every dispatch layer (:mod:`._lean`: a few µs per call). Export:
+  ``torch.export`` keeps the op; :func:`decompositions` (also registered in torch's global
+  table, which ``torch.onnx.export`` uses) rewrites it into the ``"torch"`` path's aten ops.
 * ``"torch"``: :func:`~kmatrix.kernels.blocked.chain_blocked`, plain PyTorch with the stages
   grouped into radix-2^r blocks (r ≤ 5), one batched matmul per block — the fast fallback,
   differentiable by autograd and traceable by torch.compile/export (a K-matrix BB* at N = 1024
@@ -46,23 +50,18 @@ import os
 
 import torch
 
-from . import cpu
+from .._torch_compat import plain_eager
+from . import _lean, cpu  # noqa: F401 (kmatrix.kernels.cpu: the kernel module)
 from . import triton as triton_kernels
 from .blocked import chain_blocked
-from .op import (
-    ButterflyMultiply,
-    EagerButterflyMultiply,
-    _kernel_twiddle,
-    _use_kernel,
-    eager_fast_path_ok,
-    reference_chain,
-)
+from .op import ButterflyMultiply, _use_kernel, decompositions, reference_chain
 from .reference import butterfly_multiply_reference
 
 __all__ = [
     "BACKENDS",
     "butterfly_multiply",
     "butterfly_multiply_reference",
+    "decompositions",
     "get_backend",
     "set_backend",
 ]
@@ -162,21 +161,6 @@ def _check(twiddle: torch.Tensor, x: torch.Tensor, increasing_stride) -> list[bo
     return incs
 
 
-def _plain_eager(twiddle: torch.Tensor, x: torch.Tensor) -> bool:
-    """No tracing, torch.func transform, subclass or dispatch/torch-function mode: the triton
-    autograd.Function may run (otherwise the traceable paths do)."""
-    from torch.utils._python_dispatch import _get_current_dispatch_mode
-
-    return (
-        not torch.compiler.is_compiling()
-        and type(x) is torch.Tensor
-        and type(twiddle) is torch.Tensor
-        and torch._C._functorch.peek_interpreter_stack() is None
-        and _get_current_dispatch_mode() is None
-        and not torch._C._is_torch_function_mode_enabled()
-    )
-
-
 def butterfly_multiply(
     twiddle: torch.Tensor,
     x: torch.Tensor,
@@ -214,6 +198,12 @@ def butterfly_multiply(
     >>> torch.equal(kmatrix.kernels.butterfly_multiply(tw, x), x)
     True
     """
+    if backend is None and _backend == "fused" and isinstance(increasing_stride, (bool, tuple, list)):
+        # no gradient to record, plain eager CPU call: the kernel without dispatch layers
+        key = increasing_stride if isinstance(increasing_stride, bool) else tuple(increasing_stride)
+        y = _lean.forward(twiddle, x, key)
+        if y is not None:
+            return y
     incs = _check(twiddle, x, increasing_stride)
     name = _backend if backend is None else backend
     if name not in BACKENDS:
@@ -242,18 +232,11 @@ def butterfly_multiply(
             problem = triton_kernels.device_problem(x.device)
             if problem is not None:
                 raise ValueError(f"backend 'triton': {problem}")
-        if triton_kernels.supports(tw6, x) and _plain_eager(tw6, x):
+        if triton_kernels.supports(tw6, x) and plain_eager(tw6, x):
             return triton_kernels.TritonButterflyMultiply.apply(tw6, x, incs)
         if name == "triton":  # float64/complex128, huge rows, tracing: the plain-PyTorch path
             return chain_blocked(tw6, x, incs)
     # --- end triton backend --------------------------------------------------------------------
     if name == "torch" or not _use_kernel(tw6, x):
         return chain_blocked(tw6, x, incs)
-    if eager_fast_path_ok(tw6, x):
-        # Plain eager CPU call: the same kernel without the custom-op/functorch machinery
-        # (≈ 10 µs instead of ≈ 60 µs per call; matters at small sizes).
-        if torch.is_grad_enabled() and (tw6.requires_grad or x.requires_grad):
-            return EagerButterflyMultiply.apply(tw6, x, incs)
-        tw6 = _kernel_twiddle(tw6).resolve_conj().resolve_neg()
-        return cpu.forward(tw6, x.resolve_conj().resolve_neg(), incs)
     return ButterflyMultiply.apply(tw6, x, incs)

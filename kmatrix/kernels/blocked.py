@@ -25,6 +25,8 @@ import functools
 
 import torch
 
+from .._torch_compat import plain_eager
+
 __all__ = ["RADIX_MAX", "butterfly_multiply_blocked", "chain_blocked", "pass_sizes"]
 
 RADIX_MAX = 5
@@ -38,8 +40,16 @@ def pass_sizes(levels: int, rmax: int = RADIX_MAX) -> list[int]:
     return [levels // count + (1 if j < levels % count else 0) for j in range(count)]
 
 
-@functools.lru_cache(maxsize=512)
 def _gather_index(levels: int, lo: int, r: int, increasing: bool, device: torch.device):
+    """:func:`_gather_index_build`, cached for plain eager calls. Under tracing (torch.export,
+    torch.compile, fake tensors) or a torch.func transform it is rebuilt from ``arange`` and
+    traced: a cache filled there would hold fake tensors and hand them to later eager calls."""
+    if plain_eager():
+        return _gather_index_cached(levels, lo, r, increasing, device)
+    return _gather_index_build(levels, lo, r, increasing, device)
+
+
+def _gather_index_build(levels: int, lo: int, r: int, increasing: bool, device: torch.device):
     """For each of the r stages of a block: the flat index into that stage's twiddle (N/2, 2, 2)
     of the factor contributing to entry (h, l, m_out, m_in) of the block matrix.
 
@@ -64,6 +74,9 @@ def _gather_index(levels: int, lo: int, r: int, increasing: bool, device: torch.
         out.append(idx.reshape(-1).to(device))
         done |= 1 << q
     return tuple(out)
+
+
+_gather_index_cached = functools.lru_cache(maxsize=512)(_gather_index_build)
 
 
 def _block(twiddle: torch.Tensor, k0: int, r: int, lo: int, increasing: bool, n: int):

@@ -28,19 +28,18 @@ from __future__ import annotations
 
 import torch
 from torch import Tensor
-from torch.utils._python_dispatch import _get_current_dispatch_mode
 
+from .._torch_compat import plain_eager, register_global_decomposition
 from . import cpu
 from .blocked import chain_blocked
 from .reference import butterfly_multiply_reference, butterfly_multiply_reference_backward
 
 __all__ = [
     "ButterflyMultiply",
-    "EagerButterflyMultiply",
     "butterfly_multiply_backward_op",
     "butterfly_multiply_op",
     "check_op_args",
-    "eager_fast_path_ok",
+    "decompositions",
 ]
 
 _KERNEL_DTYPES = (
@@ -183,66 +182,63 @@ def _(twiddle: Tensor, x: Tensor, grad: Tensor, increasing: list[bool]) -> tuple
     return twiddle.new_empty(twiddle.shape), x.new_empty(x.shape)
 
 
-def _setup_context(ctx, inputs, output) -> None:
-    twiddle, x, increasing = inputs
-    ctx.save_for_backward(twiddle, x)
-    ctx.increasing = list(increasing)
-
-
-def _backward(ctx, grad: Tensor):
-    twiddle, x = ctx.saved_tensors
-    need_tw, need_x = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-    if not (need_tw or need_x):
-        return None, None, None
-    gt, gx = torch.ops.kmatrix.butterfly_multiply_backward(
-        twiddle, x, grad.contiguous(), ctx.increasing
-    )
-    return (gt if need_tw else None), (gx if need_x else None), None
-
-
-def _function_backward(ctx, grad: Tensor):
-    twiddle, x = ctx.saved_tensors
-    need_tw, need_x = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-    if not (need_tw or need_x):
-        return None, None, None
-    gt, gx = ButterflyMultiplyBackward.apply(twiddle, x, grad.contiguous(), ctx.increasing)
-    return (gt if need_tw else None), (gx if need_x else None), None
-
-
-torch.library.register_autograd(
-    "kmatrix::butterfly_multiply", _backward, setup_context=_setup_context
-)
-
-
 class ButterflyMultiply(torch.autograd.Function):
-    """The same forward/backward as an ``autograd.Function`` (what the dispatcher calls): unlike
-    a custom op's registered autograd it also composes with torch.func transforms (grad, vjp,
-    jacrev, vmap of grad); torch.compile traces it to the two custom ops."""
+    """The one autograd definition of the fused backend: y = B_{F-1} ⋯ B_0 x.
+
+    * forward: the compiled kernel called directly on a plain eager call (nothing tracing, no
+      torch.func transform, no dispatch mode: :func:`kmatrix._torch_compat.plain_eager`),
+      otherwise the custom op ``torch.ops.kmatrix.butterfly_multiply``, which is what
+      torch.compile, torch.export, fake tensors and vmap see;
+    * saves ``twiddle`` and ``x`` only (the kernel recomputes the stage activations);
+    * backward: :class:`ButterflyMultiplyBackward` (the fused backward kernel; its own
+      derivative, for double backward, differentiates the reference path twice).
+
+    The same ``setup_context``/``backward`` are registered as the custom op's autograd
+    (``torch.library.register_autograd``), so calling ``torch.ops.kmatrix.butterfly_multiply``
+    directly differentiates identically. ``kmatrix.kernels.butterfly_multiply`` applies this
+    Function rather than the op because a custom op's registered autograd does not compose with
+    torch.func transforms (torch 2.13: grad/vjp/jacrev raise "must override the setup_context
+    staticmethod"); an ``autograd.Function`` with ``setup_context`` does."""
 
     generate_vmap_rule = True
 
     @staticmethod
     def forward(twiddle: Tensor, x: Tensor, increasing: list[bool]) -> Tensor:
+        if plain_eager(twiddle, x) and _use_kernel(twiddle, x):
+            return cpu.forward(_plain(_kernel_twiddle(twiddle)), _plain(x), increasing)
         return torch.ops.kmatrix.butterfly_multiply(twiddle, x, increasing)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
-        _setup_context(ctx, inputs, output)
+        twiddle, x, increasing = inputs
+        ctx.save_for_backward(twiddle, x)
+        ctx.increasing = list(increasing)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        return _function_backward(ctx, grad)
+        twiddle, x = ctx.saved_tensors
+        need_tw, need_x = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+        if not (need_tw or need_x):
+            return None, None, None
+        gt, gx = ButterflyMultiplyBackward.apply(twiddle, x, grad.contiguous(), ctx.increasing)
+        return (gt if need_tw else None), (gx if need_x else None), None
 
 
 class ButterflyMultiplyBackward(torch.autograd.Function):
-    """First-order backward (the fused op) whose own derivative — needed only for higher-order
-    gradients (double backward, Hessian-vector products) — differentiates the reference path
-    twice: correct, not fast."""
+    """The backward node of :class:`ButterflyMultiply`: (grad_twiddle, grad_x) by the fused
+    backward kernel (direct call on a plain eager call, else the custom op
+    ``torch.ops.kmatrix.butterfly_multiply_backward``). Its own derivative — needed only for
+    higher-order gradients (double backward, Hessian-vector products) — differentiates the
+    reference path twice: correct, not fast. Also registered as that op's autograd."""
 
     generate_vmap_rule = True
 
     @staticmethod
     def forward(twiddle: Tensor, x: Tensor, grad: Tensor, increasing: list[bool]):
+        if plain_eager(twiddle, x, grad) and _use_kernel(twiddle, x) and grad.dtype == x.dtype:
+            tw = _plain(_kernel_twiddle(twiddle))
+            gt, gx = cpu.backward(tw, _plain(x), _plain(grad), increasing)
+            return gt.to(twiddle.dtype), gx
         return torch.ops.kmatrix.butterfly_multiply_backward(twiddle, x, grad, increasing)
 
     @staticmethod
@@ -264,6 +260,18 @@ class ButterflyMultiplyBackward(torch.autograd.Function):
                 (gt, gx), (tw, xx, g), (ggt, ggx), allow_unused=True, materialize_grads=True
             )
         return (*outs, None)
+
+
+torch.library.register_autograd(
+    "kmatrix::butterfly_multiply",
+    ButterflyMultiply.backward,
+    setup_context=ButterflyMultiply.setup_context,
+)
+torch.library.register_autograd(
+    "kmatrix::butterfly_multiply_backward",
+    ButterflyMultiplyBackward.backward,
+    setup_context=ButterflyMultiplyBackward.setup_context,
+)
 
 
 # ----------------------------------------------------------------------------------------- vmap
@@ -320,42 +328,30 @@ def _vmap_backward(info, in_dims, twiddle, x, grad, increasing):
     return (gt, _unfold(gx, "stack", size)), (0, 0)
 
 
-# ------------------------------------------------------------------------- eager fast path
-def eager_fast_path_ok(twiddle: Tensor, x: Tensor) -> bool:
-    """True for a plain eager call on CPU kernel dtypes: exact ``torch.Tensor`` arguments (no
-    fake/subclass tensors), nothing tracing (torch.compile, export), no torch.func transform
-    and no dispatch or torch-function mode active. Then the kernel may be called directly."""
-    return (
-        not torch.compiler.is_compiling()  # first: _use_kernel takes a lock dynamo cannot trace
-        and type(x) is Tensor
-        and type(twiddle) is Tensor
-        and _use_kernel(twiddle, x)
-        and torch._C._functorch.peek_interpreter_stack() is None
-        and _get_current_dispatch_mode() is None
-        and not torch._C._is_torch_function_mode_enabled()
-    )
+# ------------------------------------------------------------------------- decomposition
+def _decompose(twiddle: Tensor, x: Tensor, increasing: list[bool]) -> Tensor:
+    """``kmatrix::butterfly_multiply`` in plain aten ops: the blocked path (:mod:`.blocked`)."""
+    return chain_blocked(twiddle, x, list(increasing))
 
 
-class EagerButterflyMultiply(torch.autograd.Function):
-    """The fused kernel with a lean autograd node for plain eager calls (same saved tensors:
-    twiddle and x only; same backward kernel). Not for tracing or torch.func: those go
-    through :class:`ButterflyMultiply` and the custom ops."""
+def decompositions() -> dict:
+    """``{torch.ops.kmatrix.butterfly_multiply.default: plain-PyTorch implementation}``, for
+    ``ExportedProgram.run_decompositions``: the exported graph then holds only aten ops
+    (batched matmuls, gathers, permutes: :func:`~kmatrix.kernels.blocked.chain_blocked`), as
+    ONNX, ExecuTorch or AOTInductor need.
 
-    @staticmethod
-    def forward(ctx, twiddle: Tensor, x: Tensor, increasing: list[bool]) -> Tensor:
-        twiddle, x = _plain(twiddle), _plain(x)
-        ctx.save_for_backward(twiddle, x)
-        ctx.increasing = increasing
-        return cpu.forward(_kernel_twiddle(twiddle), x, increasing)
+    Examples
+    --------
+    >>> layer = kmatrix.nn.KLinear(16, 8)
+    >>> ep = torch.export.export(layer, (torch.randn(2, 16),))
+    >>> ep = ep.run_decompositions(kmatrix.kernels.decompositions())
+    >>> any("kmatrix" in str(n.target) for n in ep.graph.nodes)
+    False
+    """
+    return {torch.ops.kmatrix.butterfly_multiply.default: _decompose}
 
-    @staticmethod
-    def backward(ctx, grad: Tensor):
-        twiddle, x = ctx.saved_tensors
-        grad = _plain(grad).contiguous()
-        if torch.is_grad_enabled():  # create_graph=True: keep the backward differentiable
-            gt, gx = ButterflyMultiplyBackward.apply(twiddle, x, grad, ctx.increasing)
-        else:
-            gt, gx = cpu.backward(_kernel_twiddle(twiddle), x, grad, ctx.increasing)
-            gt = gt.to(twiddle.dtype)
-        need = ctx.needs_input_grad
-        return (gt if need[0] else None), (gx if need[1] else None), None
+
+# torch.onnx.export(..., dynamo=True) decomposes with torch's global table: registering there
+# makes it export the blocked path without being told (where the table is not available,
+# decompose first: torch.onnx.export(ep.run_decompositions(decompositions()), ...)).
+register_global_decomposition(torch.ops.kmatrix.butterfly_multiply.default, _decompose)
