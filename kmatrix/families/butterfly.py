@@ -16,6 +16,8 @@ from torch import nn
 from ..core.structured import StructuredMatrix
 from ..core.validation import check_positive_int
 from ..kernels import butterfly_multiply
+from ..kernels._lean import forward as lean_forward
+from ..kernels._lean import forward_rows as lean_forward_rows
 from ._twiddle import (
     TwiddleParameter,
     make_twiddle,
@@ -147,6 +149,34 @@ class Butterfly(TwiddleParameter, StructuredMatrix):
 
     def _matvec(self, x):
         return self._run(self._tw5(), x, self.in_size, self.out_size, self.increasing_stride)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """y = B x on the last dimension (:meth:`StructuredMatrix.forward`). A call that records
+        no gradient, on an input of the matrix's dtype, goes straight to the kernel
+        (:mod:`kmatrix.kernels._lean`: same result, a few µs instead of tens)."""
+        tw = self.twiddle
+        if (
+            type(x) is torch.Tensor
+            and x.dtype == tw.dtype
+            and x.ndim >= 1
+            and x.shape[-1] == self._shape[1]
+            and type(self)._matvec is Butterfly._matvec
+        ):
+            s, k_in, n = self._stack, self.in_size, self.size
+            if k_in == n == self.out_size:  # no padding: the kernel reads x as it is
+                y = lean_forward_rows(tw, x, s, n, (self.increasing_stride,), 1)
+                if y is not None:
+                    return y
+                return super().forward(x)
+            x3 = x.reshape(-1, s, k_in)
+            if k_in < n:
+                x3 = F.pad(x3, (0, n - k_in))
+            y = lean_forward(tw, x3, (self.increasing_stride,), 1)
+            if y is not None:
+                if self.out_size < n:
+                    y = y[..., : self.out_size]
+                return y.reshape(*x.shape[:-1], self._shape[0])
+        return super().forward(x)
 
     def _rmatvec(self, y):
         tw = transpose_twiddle(self._tw5(), (1,))

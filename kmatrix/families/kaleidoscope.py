@@ -17,6 +17,8 @@ from ..core.compose import register_rule
 from ..core.structured import StructuredMatrix
 from ..core.validation import check_positive_int
 from ..kernels import butterfly_multiply
+from ..kernels._lean import forward as lean_forward
+from ..kernels._lean import forward_rows as lean_forward_rows
 from ._twiddle import (
     TwiddleParameter,
     make_twiddle,
@@ -43,6 +45,9 @@ def expansion_for(in_size: int, out_size: int, n: int) -> int:
     e = 1 if n == padded_size(m) else n // (1 << (m - 1).bit_length())
     assert kmatrix_size(in_size, out_size, e) == n
     return e
+
+
+_ORDERS = [(False, True) * w for w in range(9)]  # stride orders of (BB*)^w, factor 0 first
 
 
 class KMatrix(TwiddleParameter, StructuredMatrix):
@@ -154,6 +159,35 @@ class KMatrix(TwiddleParameter, StructuredMatrix):
 
     def _matvec(self, x):
         return self._run(self.twiddle, x, self.in_size, self.out_size)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """y = K x on the last dimension (:meth:`StructuredMatrix.forward`). A call that records
+        no gradient, on an input of the matrix's dtype, goes straight to the kernel
+        (:mod:`kmatrix.kernels._lean`: same result, a few µs instead of tens)."""
+        tw = self.twiddle
+        if (
+            type(x) is torch.Tensor
+            and x.dtype == tw.dtype
+            and x.ndim >= 1
+            and x.shape[-1] == self._shape[1]
+            and type(self)._matvec is KMatrix._matvec
+        ):
+            k_in, n, w = self.in_size, self.size, self.width
+            orders = _ORDERS[w] if w < len(_ORDERS) else (False, True) * w
+            if k_in == n == self.out_size:  # no padding: the kernel reads x as it is
+                y = lean_forward_rows(tw, x, 1, n, orders, 2 * w)
+                if y is not None:
+                    return y
+                return super().forward(x)
+            x3 = x.reshape(-1, 1, k_in)
+            if k_in < n:
+                x3 = F.pad(x3, (0, n - k_in))
+            y = lean_forward(tw, x3, orders, 2 * w)
+            if y is not None:
+                if self.out_size < n:
+                    y = y[..., : self.out_size]
+                return y.reshape(*x.shape[:-1], self._shape[0])
+        return super().forward(x)
 
     def _rmatvec(self, y):
         return self._run(transpose_twiddle(self.twiddle, (0, 1, 2)), y, self.out_size, self.in_size)

@@ -50,7 +50,7 @@ import os
 
 import torch
 
-from .._torch_compat import plain_eager
+from .._torch_compat import apply_function, plain_eager
 from . import _lean, cpu  # noqa: F401 (kmatrix.kernels.cpu: the kernel module)
 from . import triton as triton_kernels
 from .blocked import chain_blocked
@@ -75,6 +75,7 @@ _REAL_OF = {
 _backend = os.environ.get("KMATRIX_BUTTERFLY_BACKEND", "fused")
 if _backend not in BACKENDS:  # pragma: no cover - environment misconfiguration
     raise ValueError(f"KMATRIX_BUTTERFLY_BACKEND: expected one of {BACKENDS}, got {_backend!r}")
+_lean.enabled = _backend == "fused"
 
 
 def set_backend(name: str) -> str:
@@ -94,6 +95,7 @@ def set_backend(name: str) -> str:
     if name == "triton" and not triton_kernels.available():  # --- triton backend (issue 12)
         raise RuntimeError(f"backend 'triton': {triton_kernels.unavailable_reason()}")
     previous, _backend = _backend, name
+    _lean.enabled = name == "fused"
     return previous
 
 
@@ -198,7 +200,7 @@ def butterfly_multiply(
     >>> torch.equal(kmatrix.kernels.butterfly_multiply(tw, x), x)
     True
     """
-    if backend is None and _backend == "fused" and isinstance(increasing_stride, (bool, tuple, list)):
+    if backend is None and isinstance(increasing_stride, (bool, tuple, list)):
         # no gradient to record, plain eager CPU call: the kernel without dispatch layers
         key = increasing_stride if isinstance(increasing_stride, bool) else tuple(increasing_stride)
         y = _lean.forward(twiddle, x, key)
@@ -239,4 +241,6 @@ def butterfly_multiply(
     # --- end triton backend --------------------------------------------------------------------
     if name == "torch" or not _use_kernel(tw6, x):
         return chain_blocked(tw6, x, incs)
+    if plain_eager(tw6, x):
+        return apply_function(ButterflyMultiply, tw6, x, incs)
     return ButterflyMultiply.apply(tw6, x, incs)

@@ -5,12 +5,13 @@ not require grad) needs none of the dispatch layers — autograd Function, custo
 promotion, per-call argument checks — so :func:`forward` goes straight to the kernel when every
 condition below holds, and returns None (the caller takes the general path) otherwise:
 
-* both arguments exact ``torch.Tensor`` on CPU, same dtype (float32, float64, complex64,
+* x non-empty; both arguments exact ``torch.Tensor`` (the twiddle may be an ``nn.Parameter``) on CPU, same dtype (float32, float64, complex64,
   complex128), contiguous, no lazy conjugate/negative bit, x non-empty;
 * no gradient to record (grad mode off, or neither argument requires grad);
 * a plain eager call (:func:`kmatrix._torch_compat.plain_eager`: nothing tracing, no
   torch.func transform, no dispatch or torch-function mode);
-* the backend is ``"fused"`` and the kernel is available.
+* the default backend (:func:`kmatrix.kernels.get_backend`) is ``"fused"`` and the kernel
+  is available.
 
 Checks are cached, not skipped: the first call with a given (twiddle shape, x's stack and
 size, stride orders, dtype) validates them with the same function as the general path
@@ -30,7 +31,7 @@ import ctypes
 import torch
 from torch import Tensor
 
-from .._torch_compat import plain_eager
+from .._torch_compat import PLAIN_TYPES, plain_eager
 from . import cpu
 
 __all__ = ["forward"]
@@ -43,33 +44,36 @@ _SUFFIX = {
 }
 # (twiddle shape, S, N, increasing, dtype) -> (kernel fn, stride orders, x/y strides, L, F)
 _plans: dict = {}
+#: False unless the default backend is "fused" (kept in step by kmatrix.kernels.set_backend)
+enabled = True
 _PLANS_MAX = 256
+_POPULATE_MIN_BYTES = 1 << 20  # below this cpu._populate does nothing
 
 
-def _plan(twiddle: Tensor, x: Tensor, increasing, factors: int | None):
-    key = (tuple(twiddle.shape), x.shape[1], x.shape[2], increasing, factors, x.dtype)
+def _plan(twiddle: Tensor, x: Tensor, S: int, N: int, increasing, factors: int | None):
+    key = (twiddle.shape, S, N, increasing, factors, x.dtype)
     plan = _plans.get(key)
     if plan is not None:
         return plan
     lib = cpu._load()
-    if lib is None:
+    if lib is None or S == 0 or N == 0:
         return None
     from . import _check  # the general path's validator (the package imports this module)
 
-    S, N = x.shape[1], x.shape[2]
     L = N.bit_length() - 1
+    probe = x.new_empty((1, S, N))  # the validator's view of x: (batch, S, N)
     if factors is None:  # a direct call: the twiddle's own shape must be valid
-        incs = _check(twiddle, x, increasing)
+        incs = _check(twiddle, probe, increasing)
     else:  # a family's own layout of F·S·L·N/2·4 entries, viewed as (F, S, L, N/2, 2, 2)
-        if twiddle.numel() != factors * S * L * (N // 2) * 4:
+        if N & (N - 1) or twiddle.numel() != factors * S * L * (N // 2) * 4:
             return None
-        incs = _check(twiddle.reshape(factors, S, L, N // 2, 2, 2), x, list(increasing))
+        incs = _check(twiddle.reshape(factors, S, L, N // 2, 2, 2), probe, list(increasing))
     F = len(incs)
     fn = getattr(lib, "kmx_fwd_" + _SUFFIX[x.dtype])
     scalars = 2 if x.is_complex() else 1  # the kernel's strides count real scalars
     strides = (ctypes.c_int64 * 5)(S * N * scalars, 0, N * scalars, scalars, 1)
     incs_c = (ctypes.c_int * max(1, F))(*map(int, incs))
-    plan = (fn, incs_c, strides, L, F, S)
+    plan = (fn, incs_c, strides, L, F, S * N * x.element_size())
     if len(_plans) >= _PLANS_MAX:
         _plans.clear()
     _plans[key] = plan
@@ -86,31 +90,50 @@ def forward(twiddle: Tensor, x: Tensor, increasing, factors: int | None = None) 
     read as (F, S, L, N/2, 2, 2) (e.g. KMatrix's (w, 2, L, N/2, 2, 2) with F = 2w),
     ``increasing`` a tuple of F bools. x: (B, S, N). Invalid arguments raise like the general
     path (same validator, run once per new shape)."""
+    if x.dim() != 3:
+        return None
+    return _run(twiddle, x, x.shape[1], x.shape[2], increasing, factors)
+
+
+def forward_rows(twiddle: Tensor, x: Tensor, stack: int, n: int, increasing, factors: int):
+    """:func:`forward` for x of any shape (..., stack·n) read as (B, stack, n) rows, without
+    reshaping (a family whose input needs no padding): y has x's shape. None as in
+    :func:`forward`."""
+    if x.dim() == 0:
+        return None
+    return _run(twiddle, x, stack, n, increasing, factors)
+
+
+def _run(twiddle: Tensor, x: Tensor, S: int, N: int, increasing, factors) -> Tensor | None:
     if not (
-        type(x) is Tensor
-        and type(twiddle) is Tensor
+        enabled
+        and type(x) is Tensor
+        and type(twiddle) in PLAIN_TYPES
         and x.dtype == twiddle.dtype
         and x.dtype in _SUFFIX
-        and x.dim() == 3
+        and x.shape[-1] * (x.shape[-2] if x.dim() == 3 else S) == S * N
         and x.is_cpu
         and twiddle.is_cpu
         and x.is_contiguous()
         and twiddle.is_contiguous()
-        and x.numel() > 0
         and not (torch.is_grad_enabled() and (x.requires_grad or twiddle.requires_grad))
         and not (x.is_conj() or twiddle.is_conj() or x.is_neg() or twiddle.is_neg())
         and plain_eager()
     ):
         return None
-    plan = _plan(twiddle, x, increasing, factors)
+    plan = _plan(twiddle, x, S, N, increasing, factors)
     if plan is None:
         return None
-    fn, incs_c, strides, L, F, S = plan
-    B = x.shape[0]
+    fn, incs_c, strides, L, F, row_bytes = plan
+    numel = x.numel()
+    if numel == 0:
+        return None
+    B = numel // (S * N)
     y = torch.empty_like(x)
     if L == 0 or F == 0:
         return y.copy_(x)
-    cpu._populate(y)
+    if B * row_bytes >= _POPULATE_MIN_BYTES:
+        cpu._populate(y)
     code = fn(twiddle.data_ptr(), x.data_ptr(), y.data_ptr(), B, S, L, F, incs_c, strides, strides,
               torch.get_num_threads())  # fmt: skip
     if code:

@@ -29,7 +29,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from .._torch_compat import plain_eager, register_global_decomposition
+from .._torch_compat import apply_function, plain_eager, register_global_decomposition
 from . import cpu
 from .blocked import chain_blocked
 from .reference import butterfly_multiply_reference, butterfly_multiply_reference_backward
@@ -220,7 +220,11 @@ class ButterflyMultiply(torch.autograd.Function):
         need_tw, need_x = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         if not (need_tw or need_x):
             return None, None, None
-        gt, gx = ButterflyMultiplyBackward.apply(twiddle, x, grad.contiguous(), ctx.increasing)
+        args = (twiddle, x, grad.contiguous(), ctx.increasing)
+        if plain_eager(*args[:3]):
+            gt, gx = apply_function(ButterflyMultiplyBackward, *args)
+        else:
+            gt, gx = ButterflyMultiplyBackward.apply(*args)
         return (gt if need_tw else None), (gx if need_x else None), None
 
 
