@@ -26,7 +26,8 @@ wrapper                                    private name (fallback when missing)
                                            (``cls.apply``)
 =========================================  ==============================================
 
-:func:`plain_eager` combines the state checks with the public ``torch.compiler.is_compiling``:
+:func:`plain_eager` combines the state checks with the public ``torch.compiler.is_compiling``
+and ``torch.jit.is_tracing``:
 True only for an ordinary eager call, where the compiled kernel may be called directly.
 """
 
@@ -105,13 +106,13 @@ def torch_function_mode_active() -> bool:
 
 def plain_eager(*tensors: Tensor) -> bool:
     """True for an ordinary eager call on exact ``torch.Tensor`` (or ``nn.Parameter``)
-    arguments: nothing compiling or tracing, no torch.func transform, no dispatch or
-    torch-function mode. Only then may a compiled kernel read the tensors' memory directly;
+    arguments: nothing compiling or tracing (torch.compile, torch.export, torch.jit.trace), no
+    torch.func transform, no dispatch or torch-function mode. Only then may a compiled kernel read the tensors' memory directly;
     any doubt answers False.
 
     Cost: a few hundred nanoseconds (four C calls); the compile check comes first because the
     others are not traceable by dynamo."""
-    if torch.compiler.is_compiling():
+    if torch.compiler.is_compiling() or torch.jit.is_tracing():
         return False
     for t in tensors:
         if type(t) not in PLAIN_TYPES:

@@ -130,7 +130,7 @@ def _check(twiddle: torch.Tensor, x: torch.Tensor, increasing_stride) -> list[bo
             )
     if x.dim() != 3:
         raise ValueError(f"x: expected shape (batch, stack, N), got {tuple(x.shape)}")
-    s, n = x.shape[1], x.shape[2]
+    s, n = int(x.shape[1]), int(x.shape[2])  # ints also under torch.jit.trace
     if n < 1 or n & (n - 1):
         raise ValueError(f"x: the last dimension N must be a power of two, got {n}")
     levels = n.bit_length() - 1
@@ -206,6 +206,13 @@ def butterfly_multiply(
         y = _lean.forward(twiddle, x, key)
         if y is not None:
             return y
+    if torch.jit.is_tracing():
+        raise RuntimeError(
+            "kmatrix: torch.jit.trace cannot record the butterfly op (TorchScript's tracer does "
+            "not support its bool[] argument); export with torch.export.export (and, for "
+            "plain aten ops, .run_decompositions(kmatrix.kernels.decompositions())) or "
+            "torch.onnx.export(..., dynamo=True)"
+        )
     incs = _check(twiddle, x, increasing_stride)
     name = _backend if backend is None else backend
     if name not in BACKENDS:
