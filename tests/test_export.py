@@ -88,7 +88,10 @@ def test_onnx_export_runs_in_onnxruntime(models, gen, tmp_path):
     pytest.importorskip("onnx")
     pytest.importorskip("onnxscript")
     ort = pytest.importorskip("onnxruntime")
-    for name, m in models.items():
+    # the Butterfly-based net (Butterfly corner, stacked Butterfly, KMatrix width 2); KLinear
+    # goes through ONNX in the next test (one export each: ONNX export takes seconds)
+    for name in ("butterfly-net",):
+        m = models[name]
         x = torch.randn(8, 100, generator=gen)
         expected = m(x).detach()
         path = tmp_path / f"{name}.onnx"
