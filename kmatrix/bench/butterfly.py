@@ -22,6 +22,16 @@ Measured in one run, float32, torch's default thread count, medians of repeats (
    ``"reference"``; ratios to fused (issue 12 target: fallback ≤ 4× fused, forward and
    forward+backward).
 
+4. Issue 12 ("speed everywhere"), all in the same run: ``Butterfly(n)`` (the fused kernel)
+   forward and forward+backward at (1024, 1024) and (4096, 1024) against ``torch.fft.rfft``
+   and dense ``F.linear`` (forward+backward: x and the parameters require grad, loss = sum of
+   the output; rfft's loss sums real and imaginary parts), and fwd+bwd / fwd; the 1 → 2 thread
+   speedup at (4096, 1024); bfloat16 and float16 against float32 at (1024, 1024); the per-call
+   time of one small product (n = 256, one vector, no grad: ``time.perf_counter_ns`` over
+   10^4 calls, median of repeats) for Butterfly, KMatrix and KLinear against a dense matvec
+   (``F.linear``, ``nn.Linear``) and rfft. GPU / Triton rows are printed when a CUDA device is
+   present (section "GPU").
+
 Targets (issue 3, ratios in the same run, 2 cores): Butterfly forward at (4096, 1024) ≥ 15×
 faster than dense and ≤ 3× rfft; at (1024, 1024) ≥ 5× faster than dense; KMatrix(width=1) at
 (4096, 1024) ≥ 8× faster than dense; KLinear(4096, 4096) forward+backward at batch 1024 ≥ 5×
@@ -33,7 +43,9 @@ from __future__ import annotations
 import argparse
 import math
 import os
+import statistics
 import sys
+import time
 
 import torch
 import torch.nn.functional as F
@@ -274,6 +286,159 @@ def _targets(fw: dict, kl: dict, fb: dict | None = None) -> list[str]:
     return out  # fmt: skip
 
 
+# ----------------------------------------------------------------------------- issue 12
+SIZES_12 = [(1024, 1024), (4096, 1024)]
+SMALL_N = 256
+
+
+def _fwd_bwd_times(fwd, params, x, repeats: int) -> tuple[float, float]:
+    """(forward median with no grad, forward+backward median) of ``fwd(x)``; the backward of
+    sum(output) (real view for complex outputs) reaches x and ``params``."""
+    xg = x.detach().clone().requires_grad_(True)
+
+    def step():
+        y = fwd(xg)
+        (torch.view_as_real(y) if y.is_complex() else y).sum().backward()
+        xg.grad = None
+        for p in params:
+            p.grad = None
+
+    with torch.no_grad():
+        f = median_time(lambda: fwd(x), repeats=repeats, min_time=0.05)
+    return f, median_time(step, repeats=repeats, min_time=0.05)
+
+
+def _fused_case(n: int, batch: int, repeats: int, gen: torch.Generator, dtype=torch.float32):
+    Butterfly, _, _ = _classes()
+    x = torch.randn(batch, n, generator=gen).to(dtype)
+    bfly = Butterfly(n, generator=gen).to(dtype)
+    return _fwd_bwd_times(bfly, list(bfly.parameters()), x, repeats)
+
+
+def fused_table(sizes, repeats: int, gen: torch.Generator) -> tuple[list, dict]:
+    """Butterfly (fused kernel) vs rfft vs dense, forward and forward+backward."""
+    rows, out = [], {}
+    for n, batch in sizes:
+        bf, bfb = _fused_case(n, batch, repeats, gen)
+        W = (torch.randn(n, n, generator=gen) / math.sqrt(n)).requires_grad_(True)
+        x = torch.randn(batch, n, generator=gen)
+        df, dfb = _fwd_bwd_times(lambda v, W=W: F.linear(v, W), [W], x, repeats)
+        rf, rfb = _fwd_bwd_times(torch.fft.rfft, [], x, repeats)
+        out[(n, batch)] = {"fwd": bf, "fb": bfb, "dense_fwd": df, "dense_fb": dfb,
+                           "rfft_fwd": rf, "rfft_fb": rfb}  # fmt: skip
+        rows.append([f"{n}x{batch}", bf * 1e3, bfb * 1e3, bfb / bf, df * 1e3, dfb * 1e3,
+                     rf * 1e3, rfb * 1e3, bf / rf, bfb / rfb, df / bf, dfb / bfb])  # fmt: skip
+    headers = ["n x batch", "B fwd ms", "B f+b ms", "B f+b/fwd", "dense fwd", "dense f+b",
+               "rfft fwd", "rfft f+b", "B/rfft fwd", "B/rfft f+b", "dense/B fwd",
+               "dense/B f+b"]  # fmt: skip
+    return [headers, rows], out
+
+
+def threads_table(n: int, batch: int, repeats: int, gen: torch.Generator) -> tuple[list, dict]:
+    """Butterfly forward and forward+backward with 1 and 2 torch threads."""
+    previous = torch.get_num_threads()
+    times = {}
+    try:
+        for t in (1, 2):
+            torch.set_num_threads(t)
+            times[t] = _fused_case(n, batch, repeats, gen)
+    finally:
+        torch.set_num_threads(previous)
+    rows = [[f"{t}", f * 1e3, fb * 1e3] for t, (f, fb) in times.items()]
+    rows.append(["1 -> 2 speedup", times[1][0] / times[2][0], times[1][1] / times[2][1]])
+    return [["threads", "B fwd ms", "B f+b ms"], rows], times
+
+
+def precision_table(n: int, batch: int, repeats: int, gen: torch.Generator) -> tuple[list, dict]:
+    """Butterfly forward and forward+backward in float32, bfloat16, float16."""
+    times = {}
+    for dt in (torch.float32, torch.bfloat16, torch.float16):
+        times[dt] = _fused_case(n, batch, repeats, gen, dtype=dt)
+    f32 = times[torch.float32]
+    rows = [[str(dt).replace("torch.", ""), f * 1e3, fb * 1e3, f / f32[0], fb / f32[1]]
+            for dt, (f, fb) in times.items()]  # fmt: skip
+    return [["dtype", "B fwd ms", "B f+b ms", "fwd / f32", "f+b / f32"], rows], times
+
+
+def _per_call_us(fn, calls: int, repeats: int) -> float:
+    """Median over ``repeats`` of the mean time of ``calls`` back-to-back calls, in µs."""
+    for _ in range(min(calls, 200)):
+        fn()
+    samples = []
+    for _ in range(repeats):
+        t0 = time.perf_counter_ns()
+        for _ in range(calls):
+            fn()
+        samples.append((time.perf_counter_ns() - t0) / calls / 1e3)
+    return statistics.median(samples)
+
+
+def small_call_table(n: int, calls: int, repeats: int, gen: torch.Generator) -> tuple[list, dict]:
+    """Per-call time of one product with one vector (batch 1), no grad."""
+    Butterfly, KMatrix, KLinear = _classes()
+    x = torch.randn(1, n, generator=gen)
+    W = torch.randn(n, n, generator=gen)
+    fns = {
+        "Butterfly": Butterfly(n, generator=gen),
+        "KMatrix": KMatrix(n, generator=gen),
+        "KLinear": KLinear(n, n, generator=gen),
+        "dense F.linear": lambda v: F.linear(v, W),
+        "nn.Linear": nn.Linear(n, n),
+        "rfft": torch.fft.rfft,
+    }
+    with torch.no_grad():
+        us = {k: _per_call_us(lambda f=f: f(x), calls, repeats) for k, f in fns.items()}
+    rows = [[k, v, v / us["dense F.linear"], v / us["rfft"]] for k, v in us.items()]
+    return [[f"n = {n}, 1 vector, no grad", "µs / call", "/ F.linear", "/ rfft"], rows], us
+
+
+def gpu_rows(args) -> list[str]:
+    """Triton / GPU rows of issue 12: measured by ``--device cuda``
+    (:mod:`kmatrix.bench._butterfly_gpu`); here one line saying whether a CUDA device is
+    present."""
+    if not torch.cuda.is_available():
+        return ["no CUDA device: GPU / Triton rows not measured"]
+    line = "CUDA device present: `kmatrix bench butterfly --device cuda` prints the GPU rows"
+    return [line]
+
+
+def _targets_12(fused: dict, thr: dict, prec: dict, small: dict, fb: dict) -> list[str]:
+    out = []
+
+    def report(label, value, ok=None):
+        tag = "info" if ok is None else ("met" if ok else "MISSED")
+        out.append(f"  [{tag}] {label}: {value:.3g}")
+
+    for (n, batch), t in fused.items():
+        report(f"fused fwd ({n},{batch}) Butterfly / rfft", t["fwd"] / t["rfft_fwd"])
+        report(f"fused fwd ({n},{batch}) dense / Butterfly", t["dense_fwd"] / t["fwd"])
+        report(f"fused f+b ({n},{batch}) Butterfly / rfft", t["fb"] / t["rfft_fb"])
+        report(f"fused f+b ({n},{batch}) dense / Butterfly", t["dense_fb"] / t["fb"])
+        report(f"fused ({n},{batch}) f+b / fwd", t["fb"] / t["fwd"])
+    if fb:
+        for key, label in (("fwd", "forward"), ("fb", "forward+backward")):
+            report(f"fallback 'torch' / fused, KLinear {label}", fb["torch"][key] / fb["fused"][key])
+        bwd = {k: max(v["fb"] - v["fwd"], 1e-12) for k, v in fb.items()}
+        report("fallback 'torch' / fused, KLinear backward (f+b - fwd)", bwd["torch"] / bwd["fused"])
+        report("reference / fused, KLinear forward+backward", fb["reference"]["fb"] / fb["fused"]["fb"])
+    if thr:
+        report("1 -> 2 threads speedup, Butterfly fwd", thr[1][0] / thr[2][0])
+        report("1 -> 2 threads speedup, Butterfly f+b", thr[1][1] / thr[2][1])
+    for dt in (torch.bfloat16, torch.float16):
+        if dt in prec:
+            name = str(dt).replace("torch.", "")
+            report(f"{name} / float32, Butterfly fwd", prec[dt][0] / prec[torch.float32][0])
+            report(f"{name} / float32, Butterfly f+b", prec[dt][1] / prec[torch.float32][1])
+    for k in ("Butterfly", "KMatrix"):
+        if k in small:
+            report(f"small call n={SMALL_N}: {k} µs/call <= 10 (unloaded machine)", small[k],
+                   small[k] <= 10)  # fmt: skip
+            report(f"small call n={SMALL_N}: {k} / dense F.linear", small[k] / small["dense F.linear"])
+    if "KLinear" in small:
+        report(f"small call n={SMALL_N}: KLinear / nn.Linear", small["KLinear"] / small["nn.Linear"])
+    return out
+
+
 def _parse_size(p: argparse.ArgumentParser, text: str) -> tuple[int, int]:
     """'n:batch' with n a power of two ≥ 2 and batch ≥ 1 (else a usage error naming the pair)."""
     try:
@@ -314,6 +479,12 @@ def main(argv: list[str] | None = None) -> int:
         help="--device cuda: processes compiling the triton kernels first (default: CPUs - 1; "
         "0: compile lazily inside the timed warm-up)",
     )  # fmt: skip
+    p.add_argument("--skip-issue12", action="store_true",
+                   help="no issue-12 section (fused vs rfft/dense, threads, half precision, "
+                   "small calls, GPU)")  # fmt: skip
+    p.add_argument("--quick", action="store_true",
+                   help="tiny sizes and one repeat (a smoke test of every table, seconds; "
+                   "the figures mean nothing)")  # fmt: skip
     args = p.parse_args(argv)
     if args.repeats < 1:
         p.error(f"--repeats: expected a positive count, got {args.repeats}")
@@ -329,6 +500,13 @@ def main(argv: list[str] | None = None) -> int:
         return gpu.main(
             args.repeats, ns, batches, skip_klinear=args.skip_klinear, compile_jobs=args.compile_jobs
         )
+    sizes12, size_thr, size_prec, small_calls = SIZES_12, (4096, 1024), (1024, 1024), 10_000
+    if args.quick:
+        args.repeats = 1
+        if args.sizes is None:
+            sizes = [(64, 16), (256, 1)]
+        args.fallback_size = "64:16" if args.fallback_size == "1024:1024" else args.fallback_size
+        sizes12, size_thr, size_prec, small_calls = [(64, 16), (128, 16)], (128, 16), (64, 16), 200
     gen = torch.Generator().manual_seed(0)
     backend = get_backend()
     print(f"kmatrix bench butterfly: float32, torch threads = {torch.get_num_threads()}, "
@@ -352,7 +530,34 @@ def main(argv: list[str] | None = None) -> int:
               "plain-PyTorch fallback 'torch', per-stage 'reference')")  # fmt: skip
         print(format_table(headers, rows))
     lines = _targets(fw, kl, fb)
+    if not args.skip_issue12:
+        lines += _issue12(args, sizes12, size_thr, size_prec, small_calls, fb, gen)
     if lines:
         print("\nTargets (issues 3 and 12; same-run ratios):")
         print("\n".join(lines))
     return 0
+
+
+def _issue12(args, sizes12, size_thr, size_prec, small_calls, fb, gen) -> list[str]:
+    """Print the issue-12 tables; return their target lines."""
+    r = args.repeats
+    print("\nIssue 12 — fused Butterfly(n) vs rfft and dense F.linear, forward (no grad) and "
+          "forward+backward, ms (median)")  # fmt: skip
+    (headers, rows), fused = fused_table(sizes12, r, gen)
+    print(format_table(headers, rows))
+    n, batch = size_thr
+    print(f"\nIssue 12 — threads: Butterfly({n}) at batch {batch}")
+    (headers, rows), thr = threads_table(n, batch, r, gen)
+    print(format_table(headers, rows))
+    n, batch = size_prec
+    print(f"\nIssue 12 — half precision: Butterfly({n}) at batch {batch} (backend "
+          f"{get_backend()}; the kernel's dtypes run it, others the blocked path)")  # fmt: skip
+    (headers, rows), prec = precision_table(n, batch, r, gen)
+    print(format_table(headers, rows))
+    print(f"\nIssue 12 — small calls: per-call time over {small_calls} calls (median of "
+          f"{max(r, 3)} repeats)")  # fmt: skip
+    (headers, rows), small = small_call_table(SMALL_N, small_calls, max(r, 3), gen)
+    print(format_table(headers, rows))
+    print("\nIssue 12 — GPU")
+    print("\n".join("  " + line for line in gpu_rows(args)))
+    return _targets_12(fused, thr, prec, small, fb)
