@@ -254,16 +254,17 @@ class ButterflyMultiplyBackward(torch.autograd.Function):
     @staticmethod
     def backward(ctx, ggt: Tensor, ggx: Tensor):
         twiddle, x, grad = ctx.saved_tensors
-        with torch.enable_grad():
-            tw = twiddle.detach().requires_grad_(True)
-            xx = x.detach().requires_grad_(True)
-            g = grad.detach().requires_grad_(True)
-            y = reference_chain(tw, xx, ctx.increasing)
-            gt, gx = torch.autograd.grad(y, (tw, xx), g, create_graph=True)
-            outs = torch.autograd.grad(
-                (gt, gx), (tw, xx, g), (ggt, ggx), allow_unused=True, materialize_grads=True
-            )
-        return (*outs, None)
+        increasing = ctx.increasing
+
+        def first_order(t, v, g):  # (grad_twiddle, grad_x) of the reference path
+            return torch.func.vjp(lambda t_, v_: reference_chain(t_, v_, increasing), t, v)[1](g)
+
+        # the vjp of the first-order vjp (torch.func, not requires_grad_/autograd.grad: so it
+        # also runs under torch.func transforms, e.g. jacrev(jacrev(f)))
+        _, pullback = torch.func.vjp(first_order, twiddle, x, grad)
+        zeros = (torch.zeros_like(twiddle), torch.zeros_like(x))
+        cot = tuple(z if c is None else c for c, z in zip((ggt, ggx), zeros))
+        return (*pullback(cot), None)
 
 
 torch.library.register_autograd(
