@@ -65,7 +65,7 @@ def test_lean_matches_dense_and_general_path(name, gen, op_calls):
     runs.clear()
     with torch.no_grad():
         y = m(x)
-    assert not calls and any(r is not None for r in runs), "lean path not taken"
+    assert not calls and runs and runs[0] is not None, "lean path not taken by the family"
     expected = x.to(torch.complex128) @ dense.T
     if isinstance(m, KLinear):
         expected = expected + m.bias.detach()

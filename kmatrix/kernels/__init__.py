@@ -21,7 +21,7 @@ Backends (:func:`set_backend`, or ``backend=`` per call, or ``$KMATRIX_BUTTERFLY
   One autograd definition (:class:`~kmatrix.kernels.op.ButterflyMultiply`, also registered as
   the op's autograd); plain eager CPU calls (no torch.compile/export tracing, no torch.func
   transform, no dispatch mode) call the same kernel without the op machinery, and calls that
-  record no gradient skip every dispatch layer (:mod:`._lean`: a few µs per call). Export:
+  record no gradient skip every dispatch layer (a few µs per call at n = 256). Export:
   ``torch.export`` keeps the op; :func:`decompositions` (also registered in torch's global
   table, which ``torch.onnx.export`` uses) rewrites it into the ``"torch"`` path's aten ops.
 * ``"torch"``: :func:`~kmatrix.kernels.blocked.chain_blocked`, plain PyTorch with the stages

@@ -92,14 +92,14 @@ def forward(twiddle: Tensor, x: Tensor, increasing, factors: int | None = None) 
     path (same validator, run once per new shape)."""
     if x.dim() != 3:
         return None
-    return _run(twiddle, x, x.shape[1], x.shape[2], increasing, factors)
+    return _run(twiddle, x, x.shape[1], x.shape[2], increasing, factors)  # (B, S, N) as given
 
 
 def forward_rows(twiddle: Tensor, x: Tensor, stack: int, n: int, increasing, factors: int):
     """:func:`forward` for x of any shape (..., stack·n) read as (B, stack, n) rows, without
     reshaping (a family whose input needs no padding): y has x's shape. None as in
     :func:`forward`."""
-    if x.dim() == 0:
+    if x.dim() == 0 or x.shape[-1] != stack * n:
         return None
     return _run(twiddle, x, stack, n, increasing, factors)
 
@@ -111,7 +111,6 @@ def _run(twiddle: Tensor, x: Tensor, S: int, N: int, increasing, factors) -> Ten
         and type(twiddle) in PLAIN_TYPES
         and x.dtype == twiddle.dtype
         and x.dtype in _SUFFIX
-        and x.shape[-1] * (x.shape[-2] if x.dim() == 3 else S) == S * N
         and x.is_cpu
         and twiddle.is_cpu
         and x.is_contiguous()

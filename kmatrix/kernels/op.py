@@ -186,7 +186,7 @@ class ButterflyMultiply(torch.autograd.Function):
     """The one autograd definition of the fused backend: y = B_{F-1} ⋯ B_0 x.
 
     * forward: the compiled kernel called directly on a plain eager call (nothing tracing, no
-      torch.func transform, no dispatch mode: :func:`kmatrix._torch_compat.plain_eager`),
+      torch.func transform, no dispatch mode: ``plain_eager`` in ``kmatrix/_torch_compat.py``),
       otherwise the custom op ``torch.ops.kmatrix.butterfly_multiply``, which is what
       torch.compile, torch.export, fake tensors and vmap see;
     * saves ``twiddle`` and ``x`` only (the kernel recomputes the stage activations);
