@@ -74,6 +74,8 @@ _is_torch_function_mode_enabled = _lookup("_C._is_torch_function_mode_enabled")
 _parse_to = _lookup("_C._nn._parse_to")
 _decomposition_table = _lookup("_decomp.decomposition_table")
 _FunctionBase = _lookup("_C._FunctionBase")
+_FAST_STATE = None not in (_peek_interpreter_stack, _len_dispatch_stack,
+                           _is_torch_function_mode_enabled)  # fmt: skip
 # Function.apply = (bind default arguments, unwrap functorch wrappers, _C._FunctionBase.apply)
 _DIRECT_APPLY = _FunctionBase is not None and _FunctionBase in torch.autograd.Function.__mro__
 
@@ -117,6 +119,12 @@ def plain_eager(*tensors: Tensor) -> bool:
     for t in tensors:
         if type(t) not in PLAIN_TYPES:
             return False
+    if _FAST_STATE:  # the three C calls directly (this runs on every small product)
+        return not (
+            _peek_interpreter_stack() is not None
+            or _len_dispatch_stack() > 0
+            or _is_torch_function_mode_enabled()
+        )
     return not (functorch_active() or dispatch_mode_active() or torch_function_mode_active())
 
 

@@ -29,7 +29,7 @@ def test_private_names_resolve_on_this_torch():
     # are used (a missing one would silently cost speed, never correctness).
     for name in PRIVATE:
         assert getattr(tc, name) is not None, name
-    assert tc._DIRECT_APPLY
+    assert tc._DIRECT_APPLY and tc._FAST_STATE
 
 
 def test_lookup_reports_a_missing_name(monkeypatch):
@@ -113,6 +113,7 @@ def test_missing_state_check_takes_the_generic_path(monkeypatch, gen, name):
     assert not calls  # the lean path: no op machinery
     monkeypatch.undo()
     monkeypatch.setattr(tc, name, None)
+    monkeypatch.setattr(tc, "_FAST_STATE", False)  # as computed at import without the name
     if name == "_len_dispatch_stack":
         monkeypatch.setattr(tc, "_get_current_dispatch_mode", None)
     assert not tc.plain_eager(x)
