@@ -204,18 +204,21 @@ class ButterflyMultiply(torch.autograd.Function):
 
     @staticmethod
     def forward(twiddle: Tensor, x: Tensor, increasing: list[bool]) -> Tensor:
+        """y = B_{F-1} ⋯ B_0 x (kernel directly, or the custom op)."""
         if plain_eager(twiddle, x) and _use_kernel(twiddle, x):
             return cpu.forward(_plain(_kernel_twiddle(twiddle)), _plain(x), increasing)
         return torch.ops.kmatrix.butterfly_multiply(twiddle, x, increasing)
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
+        """Save ``twiddle`` and ``x`` (nothing of size batch·N·log2 N)."""
         twiddle, x, increasing = inputs
         ctx.save_for_backward(twiddle, x)
         ctx.increasing = list(increasing)
 
     @staticmethod
     def backward(ctx, grad: Tensor):
+        """(grad_twiddle, grad_x, None) through :class:`ButterflyMultiplyBackward`."""
         twiddle, x = ctx.saved_tensors
         need_tw, need_x = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
         if not (need_tw or need_x):
@@ -239,6 +242,7 @@ class ButterflyMultiplyBackward(torch.autograd.Function):
 
     @staticmethod
     def forward(twiddle: Tensor, x: Tensor, grad: Tensor, increasing: list[bool]):
+        """(grad_twiddle, grad_x) by the fused backward kernel (directly, or the custom op)."""
         if plain_eager(twiddle, x, grad) and _use_kernel(twiddle, x) and grad.dtype == x.dtype:
             tw = _plain(_kernel_twiddle(twiddle))
             gt, gx = cpu.backward(tw, _plain(x), _plain(grad), increasing)
@@ -247,12 +251,14 @@ class ButterflyMultiplyBackward(torch.autograd.Function):
 
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
+        """Save ``twiddle``, ``x`` and the upstream ``grad``."""
         twiddle, x, grad, increasing = inputs
         ctx.save_for_backward(twiddle, x, grad)
         ctx.increasing = list(increasing)
 
     @staticmethod
     def backward(ctx, ggt: Tensor, ggx: Tensor):
+        """Second-order terms: the vjp of the reference path's first-order vjp."""
         twiddle, x, grad = ctx.saved_tensors
         increasing = ctx.increasing
 
