@@ -132,3 +132,17 @@ def test_lean_bad_input_raises_like_the_general_path(gen):
         kmatrix.kernels.butterfly_multiply(tw, torch.randn(2, 1, 16, generator=gen))
     with torch.no_grad(), pytest.raises(ValueError, match="x: expected last dimension"):
         kmatrix.Butterfly(8, generator=gen)(torch.randn(2, 9, generator=gen))
+
+
+def test_lean_steps_aside_under_autocast(gen, op_calls):
+    # CPU autocast casts the product like F.linear (bfloat16 output): the lean path must not
+    # return a float32 result there.
+    _, runs = op_calls
+    K = kmatrix.KMatrix(64, generator=gen)
+    x = torch.randn(5, 64, generator=gen)
+    with torch.no_grad(), torch.autocast("cpu", dtype=torch.bfloat16):
+        y = K(x)
+    assert y.dtype == torch.bfloat16 and not any(r is not None for r in runs)
+    with torch.no_grad():
+        # bfloat16 (u = 2^-8) rounds x, y and every twiddle (12 stages): (12 + 2)·u
+        assert rel(y.float(), K(x)) <= 14 * 2**-8

@@ -7,7 +7,8 @@ condition below holds, and returns None (the caller takes the general path) othe
 
 * x non-empty; both arguments exact ``torch.Tensor`` (the twiddle may be an ``nn.Parameter``) on CPU, same dtype (float32, float64, complex64,
   complex128), contiguous, no lazy conjugate/negative bit, x non-empty;
-* no gradient to record (grad mode off, or neither argument requires grad);
+* no gradient to record (grad mode off, or neither argument requires grad); CPU autocast off
+  (under autocast the general path casts the product like ``F.linear``);
 * a plain eager call (:func:`kmatrix._torch_compat.plain_eager`: nothing tracing, no
   torch.func transform, no dispatch or torch-function mode);
 * the default backend (:func:`kmatrix.kernels.get_backend`) is ``"fused"`` and the kernel
@@ -117,6 +118,7 @@ def _run(twiddle: Tensor, x: Tensor, S: int, N: int, increasing, factors) -> Ten
         and twiddle.is_contiguous()
         and not (torch.is_grad_enabled() and (x.requires_grad or twiddle.requires_grad))
         and not (x.is_conj() or twiddle.is_conj() or x.is_neg() or twiddle.is_neg())
+        and not torch.is_autocast_enabled("cpu")  # autocast casts the product like F.linear
         and plain_eager()
     ):
         return None
