@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..families import RealPart
+from ..nn.registry import get_family
 from .families import FAMILIES, make_family, unitary_twiddles
 from .fit import fit
 from .targets import TARGETS, make_target
@@ -121,8 +122,10 @@ def recover(
     """
     if not isinstance(target, str) or target not in TARGETS:
         raise ValueError(f"target: expected one of {', '.join(TARGETS)}, got {target!r}")
-    if not isinstance(family, str) or family not in FAMILIES:
-        raise ValueError(f"family: expected one of {', '.join(FAMILIES)}, got {family!r}")
+    try:
+        fam = get_family(family)
+    except (TypeError, ValueError):
+        raise ValueError(f"family: expected one of {', '.join(FAMILIES)}, got {family!r}") from None
     if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
         raise ValueError(f"restarts: expected a positive integer, got {restarts!r}")
     g = torch.Generator()
@@ -133,7 +136,6 @@ def recover(
     if tgt.is_complex and (complex_family is False or real_part):
         raise ValueError(f"complex_family, real_part: the {target} target is complex; it needs a complex family "
                          "and complex samples")
-    fam = FAMILIES[family]
     complex_output = bool(real_part)
     dtype = torch.float64 if (not cplx or complex_output) else torch.complex128
     probe = make_family(family, n, budget=budget, width=width, dtype=dtype, complex_output=complex_output,

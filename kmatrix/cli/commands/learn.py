@@ -63,7 +63,8 @@ def add_learn_arguments(p) -> None:
 
     p.add_argument("--target", required=True, choices=list(TARGETS), help="matrix to learn")
     p.add_argument("--n", type=int, default=64, help="size n (default 64)")
-    p.add_argument("--family", default="kmatrix", choices=list(FAMILIES), help="family (default kmatrix)")
+    p.add_argument("--family", default="kmatrix", choices=list(FAMILIES) + ["sparse+lowrank"],
+                   help="family (default kmatrix)")
     p.add_argument("--width", type=int, default=None, help="K-matrix width w (kmatrix family)")
     p.add_argument("--budget", type=int, default=None, help="parameters (scalars) for the family (default: its own size)")
     p.add_argument("--complex", action="store_true", help="a complex family for a real target (complex samples)")
