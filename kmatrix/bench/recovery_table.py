@@ -61,13 +61,18 @@ def recovery_table(
     *,
     restarts: int = 2,
     max_time: float = 40.0,
+    samples: int | None = None,
+    steps: dict | None = None,
     seed: int = 0,
     csv_path: str | None = None,
     progress: bool | None = None,
 ) -> list[dict]:
     """Rows {target, column, family, n, config, params, samples, error, restarts, time_s,
     time_to_best_s} for every (target, column). ``max_time``: seconds per cell (all restarts).
-    ``csv_path``: rewritten after every cell."""
+    ``samples``: samples per cell (default 2n: the fit then approximates T in a well-conditioned
+    norm, so a family that cannot express T shows its best approximation instead of an
+    over-fitted one). ``steps``: recover's ``unitary_steps`` / ``steps`` / ``lbfgs_steps``
+    overrides. ``csv_path``: rewritten after every cell."""
     from tqdm.auto import tqdm
 
     from ..learn import TARGETS, recover
@@ -79,6 +84,7 @@ def recovery_table(
             raise ValueError(f"targets: expected names among {list(TARGETS)}, got {t!r}")
     jobs = [(t, c) for t in targets if not (TARGETS[t].needs_power_of_two and n & (n - 1))
             for c in columns(t, families)]
+    samples = 2 * n if samples is None else samples
     rows: list[dict] = []
     disable = (not sys.stderr.isatty()) if progress is None else not progress
     bar = tqdm(jobs, desc=f"recovery n={n}", unit="cell", disable=disable, dynamic_ncols=True)
@@ -86,7 +92,8 @@ def recovery_table(
         bar.set_postfix_str(f"{t} / {label}", refresh=True)
         t0 = time.perf_counter()
         try:
-            rec = recover(t, fam, n, restarts=restarts, seed=seed, max_time=max_time, progress=False, **kw)
+            rec = recover(t, fam, n, restarts=restarts, seed=seed, max_time=max_time, samples=samples,
+                          progress=False, **(steps or {}), **kw)
             row = rec.row()
         except ValueError as e:  # a family that cannot take this n
             row = {"target": t, "family": fam, "n": n, "config": f"n/a: {e}", "params": 0, "samples": 0,
@@ -136,6 +143,10 @@ def main(argv=None) -> int:
     ap.add_argument("--families", nargs="+", default=None, choices=list(FAMILIES), help="default: all")
     ap.add_argument("--restarts", type=int, default=2, help="random restarts per cell (default 2)")
     ap.add_argument("--max-time", type=float, default=40.0, help="seconds per cell, all restarts (default 40)")
+    ap.add_argument("--samples", type=int, default=None, help="samples per cell (default 2n)")
+    ap.add_argument("--unitary-steps", type=int, default=None, help="recover's unitary_steps (default 2000)")
+    ap.add_argument("--steps", type=int, default=None, help="recover's Adam steps (default 1000)")
+    ap.add_argument("--lbfgs-steps", type=int, default=None, help="recover's L-BFGS steps (default 500)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
     ap.add_argument("--out", default="recovery-table", help="folder for the CSV and markdown")
@@ -153,7 +164,9 @@ def main(argv=None) -> int:
     md_path = os.path.join(args.out, f"recovery_n{args.n}.md")
     t0 = time.perf_counter()
     rows = recovery_table(args.n, args.targets, args.families, restarts=args.restarts, max_time=args.max_time,
-                          seed=args.seed, csv_path=csv_path, progress=None if args.progress else False)
+                          samples=args.samples, seed=args.seed,
+                          steps={k: v for k, v in (("unitary_steps", args.unitary_steps), ("steps", args.steps),
+                                                   ("lbfgs_steps", args.lbfgs_steps)) if v is not None}, csv_path=csv_path, progress=None if args.progress else False)
     md = markdown(rows, args.n)
     atomic_write(md_path, md.encode())
     print(md)

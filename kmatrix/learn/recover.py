@@ -35,7 +35,7 @@ __all__ = ["Recovery", "recover"]
 @dataclass
 class Recovery:
     """The outcome of :func:`recover`: ``error`` the best matrix error over the restarts,
-    ``errors`` / ``times`` per restart, ``model`` the best model, ``params`` its parameter count
+    ``errors`` / ``times`` (wall) / ``cpu_times`` (process CPU seconds, the fair figure on a shared machine) per restart, ``model`` the best model, ``params`` its parameter count
     (``num_params``), ``samples`` the number of samples L, ``histories`` the fit histories (all phases) of the best restart."""
 
     target: str
@@ -45,6 +45,7 @@ class Recovery:
     error: float = math.inf
     errors: list[float] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
+    cpu_times: list[float] = field(default_factory=list)
     restarts: int = 0
     total_time: float = 0.0
     model: object = None
@@ -99,6 +100,7 @@ def recover(
     restarts: int = 8,
     samples: int | None = None,
     unitary_steps: int = 2000,
+    unitary_lbfgs_steps: int = 0,
     steps: int = 1000,
     lbfgs_steps: int = 500,
     lr: float = 0.01,
@@ -118,7 +120,9 @@ def recover(
     max(16, min(n, ⌈2·params / n⌉)) — twice as many equations as unknowns, which the matrix
     error (reported) checks. ``success``: stop restarting at this matrix error. ``tol``: each fit's
     target (relative training error). ``max_time``: wall-clock budget for all restarts.
-    ``seed`` fixes the target's randomness, the samples and every restart's initialisation.
+    ``unitary_steps`` / ``unitary_lbfgs_steps``: Adam / L-BFGS steps of the unitary phase
+    (twiddle families; L-BFGS there polishes a unitary target such as a permutation before the
+    free phase). ``seed`` fixes the target's randomness, the samples and every restart's initialisation.
     """
     if not isinstance(target, str) or target not in TARGETS:
         raise ValueError(f"target: expected one of {', '.join(TARGETS)}, got {target!r}")
@@ -159,14 +163,15 @@ def recover(
         left = None if max_time is None else max_time - (time.perf_counter() - start)
         if left is not None and left <= 0:
             break
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         gr = torch.Generator()
         gr.manual_seed(seed * 1000003 + r + 1)
         M = make_family(family, n, budget=budget, width=width, dtype=dtype, complex_output=complex_output, generator=gr)
         hist = []
         if fam.twiddles and unitary_steps > 0:
             with unitary_twiddles(M, gr):
-                hist.append(fit(M, X, Y, optimizer="adam", lr=lr, steps=unitary_steps, tol=tol,
+                hist.append(fit(M, X, Y, optimizer="auto" if unitary_lbfgs_steps else "adam", lr=lr,
+                                steps=unitary_steps, lbfgs_steps=unitary_lbfgs_steps, tol=tol,
                                 max_time=left, progress=progress))
         if hist and hist[-1].status == "converged":
             pass
@@ -178,6 +183,7 @@ def recover(
         err = _matrix_error(M, T)
         rec.errors.append(err)
         rec.times.append(time.perf_counter() - t0)
+        rec.cpu_times.append(time.process_time() - c0)
         rec.restarts = r + 1
         if err < rec.error:
             rec.error, rec.model, rec.histories = err, M, hist
