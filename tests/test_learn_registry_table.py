@@ -58,6 +58,31 @@ def test_recover_unitary_lbfgs_phase_and_cpu_times():
     assert r.samples == 24 and math.isfinite(r.error)
 
 
+@pytest.mark.parametrize("dtype", [torch.float64, torch.complex128])
+def test_scaled_unitary_blocks(gen, dtype):
+    from kmatrix.learn.families import UnitaryBlocks, unitary_twiddles
+
+    A = torch.randn(7, 2, 2, dtype=dtype, generator=gen)
+    U = UnitaryBlocks(scaled=True)(A)
+    gains = torch.exp(torch.diagonal(A, dim1=-2, dim2=-1).real)
+    V = U / gains[..., :, None].to(dtype)  # diag(gains)⁻¹ U is unitary (orthogonal over ℝ)
+    torch.testing.assert_close(V.conj().transpose(-1, -2) @ V, torch.eye(2, dtype=dtype).expand(7, 2, 2),
+                               rtol=0, atol=1e-12)
+    torch.testing.assert_close(UnitaryBlocks()(A), V, rtol=0, atol=1e-12)  # the same unitary factor
+    K = kmatrix.KMatrix(8, width=2, dtype=dtype)
+    with unitary_twiddles(K, gen, scaled=True):  # gains start at 1: a unitary start
+        D = K.to_dense().detach()
+        torch.testing.assert_close(D.conj().T @ D, torch.eye(8, dtype=dtype), rtol=0, atol=1e-12)
+        with torch.no_grad():
+            d = torch.diagonal(K.parametrizations.twiddle.original, dim1=-2, dim2=-1)
+            (d.real if d.is_complex() else d).fill_(0.5)
+        D = K.to_dense().detach()
+    # every one of the 2·2·3 stages scales its rows by e^0.5: the product by e^6
+    torch.testing.assert_close(K.to_dense().detach(), D)
+    s = torch.linalg.svdvals(D)
+    torch.testing.assert_close(s, torch.full((8,), math.exp(0.5 * 12), dtype=s.dtype))
+
+
 def _rows(path):
     with open(path, newline="") as f:
         return list(csv.DictReader(f))

@@ -119,7 +119,14 @@ def make_family(
 class UnitaryBlocks(nn.Module):
     """A ↦ exp(A − Aᴴ) on the trailing 2×2 blocks (unitary; orthogonal with det 1 over ℝ),
     in closed form: with S = A − Aᴴ, t = tr S / 2, M = S − tI and d² = −det M,
-    exp(S) = eᵗ (cosh d · I + sinh(d)/d · M). O(1) per block."""
+    exp(S) = eᵗ (cosh d · I + sinh(d)/d · M). O(1) per block. ``scaled``: the block is
+    diag(e^{Re A₁₁}, e^{Re A₂₂}) · exp(A − Aᴴ) instead (row gains times a unitary; the real
+    diagonal of A is unused by A − Aᴴ), so a product of such stages also reaches U₁ D U₂ with a
+    diagonal D, e.g. a convolution F⁻¹ diag(F c) F."""
+
+    def __init__(self, scaled: bool = False):
+        super().__init__()
+        self.scaled = scaled
 
     def forward(self, A: torch.Tensor) -> torch.Tensor:
         S = A - A.conj().transpose(-1, -2)
@@ -134,22 +141,29 @@ class UnitaryBlocks(nn.Module):
         c = torch.cosh(d)
         if not A.is_complex():
             c, sinhc = c.real, sinhc.real
-        return torch.exp(t)[..., None, None] * (c[..., None, None] * eye + sinhc[..., None, None] * M)
+        U = torch.exp(t)[..., None, None] * (c[..., None, None] * eye + sinhc[..., None, None] * M)
+        if self.scaled:
+            U = torch.exp(torch.diagonal(A, dim1=-2, dim2=-1).real).to(U.dtype)[..., :, None] * U
+        return U
 
 
 @contextlib.contextmanager
-def unitary_twiddles(model: nn.Module, generator: torch.Generator | None = None):
+def unitary_twiddles(model: nn.Module, generator: torch.Generator | None = None, scaled: bool = False):
     """Within the block, every Butterfly / KMatrix twiddle of ``model`` is the unitary
     exp(A − Aᴴ) of a fresh unconstrained tensor A with i.i.d. N(0, 1) entries (a random
     unitary start, drawn from ``generator``); on exit the current unitary values are written
-    back as plain twiddle parameters (new ``nn.Parameter`` objects)."""
+    back as plain twiddle parameters (new ``nn.Parameter`` objects). ``scaled``: blocks
+    diag(gains) · unitary (:class:`UnitaryBlocks`), the gains starting at 1."""
     mods = [m for m in model.modules() if isinstance(m, (Butterfly, KMatrix))]
     try:
         for m in mods:
-            parametrize.register_parametrization(m, "twiddle", UnitaryBlocks(), unsafe=True)
+            parametrize.register_parametrization(m, "twiddle", UnitaryBlocks(scaled), unsafe=True)
             orig = m.parametrizations.twiddle.original
             with torch.no_grad():
                 orig.copy_(torch.randn(orig.shape, dtype=orig.dtype, generator=generator).to(orig.device))
+                if scaled:  # gains e^0 = 1 at the start
+                    d = torch.diagonal(orig, dim1=-2, dim2=-1)
+                    (d.real if d.is_complex() else d).zero_()
         yield mods
     finally:
         for m in mods:
