@@ -148,19 +148,22 @@ class UnitaryBlocks(nn.Module):
 
 
 @contextlib.contextmanager
-def unitary_twiddles(model: nn.Module, generator: torch.Generator | None = None, scaled: bool = False):
+def unitary_twiddles(model: nn.Module, generator: torch.Generator | None = None, scaled: bool = False,
+                     spread: float = 1.0):
     """Within the block, every Butterfly / KMatrix twiddle of ``model`` is the unitary
     exp(A − Aᴴ) of a fresh unconstrained tensor A with i.i.d. N(0, 1) entries (a random
     unitary start, drawn from ``generator``); on exit the current unitary values are written
     back as plain twiddle parameters (new ``nn.Parameter`` objects). ``scaled``: blocks
-    diag(gains) · unitary (:class:`UnitaryBlocks`), the gains starting at 1."""
+    diag(gains) · unitary (:class:`UnitaryBlocks`), the gains starting at 1. ``spread``: the
+    standard deviation of A's entries (1: a spread-out random unitary; 0.1: near the identity,
+    every block a small random rotation)."""
     mods = [m for m in model.modules() if isinstance(m, (Butterfly, KMatrix))]
     try:
         for m in mods:
             parametrize.register_parametrization(m, "twiddle", UnitaryBlocks(scaled), unsafe=True)
             orig = m.parametrizations.twiddle.original
             with torch.no_grad():
-                orig.copy_(torch.randn(orig.shape, dtype=orig.dtype, generator=generator).to(orig.device))
+                orig.copy_(spread * torch.randn(orig.shape, dtype=orig.dtype, generator=generator).to(orig.device))
                 if scaled:  # gains e^0 = 1 at the start
                     d = torch.diagonal(orig, dim1=-2, dim2=-1)
                     (d.real if d.is_complex() else d).zero_()

@@ -102,6 +102,7 @@ def recover(
     unitary_steps: int = 2000,
     unitary_lbfgs_steps: int = 0,
     unitary_scales: bool = False,
+    unitary_spread: float = 1.0,
     steps: int = 1000,
     lbfgs_steps: int = 500,
     lr: float = 0.01,
@@ -124,7 +125,8 @@ def recover(
     ``unitary_steps`` / ``unitary_lbfgs_steps``: Adam / L-BFGS steps of the unitary phase
     (twiddle families; L-BFGS there polishes a unitary target such as a permutation before the
     free phase). ``unitary_scales``: the phase's blocks are diag(gains) · unitary (reaches
-    U₁ D U₂ such as a convolution; see :func:`unitary_twiddles`). ``seed`` fixes the target's randomness, the samples and every restart's initialisation.
+    U₁ D U₂ such as a convolution) and ``unitary_spread`` (0.1: start near the identity); see
+    :func:`unitary_twiddles`. ``seed`` fixes the target's randomness, the samples and every restart's initialisation.
     """
     if not isinstance(target, str) or target not in TARGETS:
         raise ValueError(f"target: expected one of {', '.join(TARGETS)}, got {target!r}")
@@ -171,7 +173,7 @@ def recover(
         M = make_family(family, n, budget=budget, width=width, dtype=dtype, complex_output=complex_output, generator=gr)
         hist = []
         if fam.twiddles and unitary_steps > 0:
-            with unitary_twiddles(M, gr, scaled=unitary_scales):
+            with unitary_twiddles(M, gr, scaled=unitary_scales, spread=unitary_spread):
                 hist.append(fit(M, X, Y, optimizer="auto" if unitary_lbfgs_steps else "adam", lr=lr,
                                 steps=unitary_steps, lbfgs_steps=unitary_lbfgs_steps, tol=tol,
                                 max_time=left, progress=progress))
