@@ -68,7 +68,7 @@ def recovery_table(
     progress: bool | None = None,
 ) -> list[dict]:
     """Rows {target, column, family, n, config, params, samples, error, restarts, time_s,
-    time_to_best_s} for every (target, column). ``max_time``: seconds per cell (all restarts).
+    time_to_best_s, cpu_s (process CPU seconds of all restarts: the fair figure under load)} for every (target, column). ``max_time``: seconds per cell (all restarts).
     ``samples``: samples per cell (default 2n: the fit then approximates T in a well-conditioned
     norm, so a family that cannot express T shows its best approximation instead of an
     over-fitted one). ``steps``: recover's ``unitary_steps`` / ``steps`` / ``lbfgs_steps``
@@ -94,11 +94,11 @@ def recovery_table(
         try:
             rec = recover(t, fam, n, restarts=restarts, seed=seed, max_time=max_time, samples=samples,
                           progress=False, **(steps or {}), **kw)
-            row = rec.row()
+            row = {**rec.row(), "cpu_s": round(sum(rec.cpu_times), 2)}
         except ValueError as e:  # a family that cannot take this n
             row = {"target": t, "family": fam, "n": n, "config": f"n/a: {e}", "params": 0, "samples": 0,
                    "error": math.nan, "restarts": 0, "time_s": round(time.perf_counter() - t0, 2),
-                   "time_to_best_s": math.nan}
+                   "time_to_best_s": math.nan, "cpu_s": math.nan}
         row = {"column": label, **row}
         rows.append(row)
         if csv_path:
