@@ -56,7 +56,6 @@ MISSING_EXAMPLES: set[str] = {
     "kmatrix.learn.Target",
     "kmatrix.learn.error_gradient",
     "kmatrix.learn.recover",
-    "kmatrix.learn.unitary_twiddles",
 }
 
 DOCUMENTED = documented_objects()

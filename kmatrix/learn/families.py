@@ -156,7 +156,22 @@ def unitary_twiddles(model: nn.Module, generator: torch.Generator | None = None,
     back as plain twiddle parameters (new ``nn.Parameter`` objects). ``scaled``: blocks
     diag(gains) · unitary (:class:`UnitaryBlocks`), the gains starting at 1. ``spread``: the
     standard deviation of A's entries (1: a spread-out random unitary; 0.1: near the identity,
-    every block a small random rotation)."""
+    every block a small random rotation).
+
+    Examples
+    --------
+    Inside the block the butterfly is unitary, whatever its twiddles were; after it, it keeps
+    the last unitary value as ordinary (free) parameters:
+
+    >>> B = kmatrix.Butterfly(8, dtype=torch.complex128)
+    >>> with kmatrix.learn.unitary_twiddles(B, torch.Generator().manual_seed(0)):
+    ...     D = B.to_dense()
+    >>> I = torch.eye(8, dtype=torch.complex128)
+    >>> torch.allclose(D.conj().T @ D, I), torch.allclose(B.to_dense(), D)
+    (True, True)
+    >>> type(B.twiddle).__name__
+    'Parameter'
+    """
     mods = [m for m in model.modules() if isinstance(m, (Butterfly, KMatrix))]
     try:
         for m in mods:
