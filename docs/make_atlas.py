@@ -25,7 +25,7 @@ OUT = ROOT / "docs" / "_generated"
 ARGS = [
     "--n", "32", "--targets", "dft,hadamard,convolution,permutation",
     "--budgets", "n log n,2n log n,4n log n,n^2", "--unitary-steps", "300", "--steps", "100",
-    "--max-time-per-fit", "2", "--no-progress",
+    "--max-time-per-fit", "10", "--no-progress",
 ]  # fmt: skip
 
 

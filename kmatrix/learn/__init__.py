@@ -4,7 +4,8 @@ Question 2.3 made measurable).
 * ``fit``: trains a model (``kmatrix.nn.SingleLayer`` or any structured matrix) by gradient
   descent (Algorithm 1), Adam or L-BFGS; ``error_gradient`` is the gradient it descends.
 * ``TARGETS`` / ``make_target``: transforms and controls to learn (dft, dct, hadamard, ...).
-* ``FAMILIES`` / ``make_family``: the learnable families at a parameter budget.
+* ``FAMILIES`` (the registry ``kmatrix.nn.FAMILIES`` itself) / ``make_family``: the learnable
+  families at a parameter budget.
 * ``recover``: learn a target with a family from samples, with random restarts.
 * ``atlas``: the best error of every family on every target at matched budgets.
 """

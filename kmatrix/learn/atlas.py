@@ -16,6 +16,7 @@ import time
 
 import torch
 
+from ..nn.registry import get_family
 from .families import FAMILIES, make_family
 from .recover import recover
 from .targets import TARGETS
@@ -65,9 +66,11 @@ def atlas(
     for t in targets:
         if t not in TARGETS:
             raise ValueError(f"targets: expected names among {list(TARGETS)}, got {t!r}")
-    for f in families:
-        if f not in FAMILIES:
-            raise ValueError(f"families: expected names among {list(FAMILIES)}, got {f!r}")
+    for i, f in enumerate(families):
+        try:
+            families[i] = get_family(f).name  # aliases (sparse+lowrank) accepted
+        except (TypeError, ValueError):
+            raise ValueError(f"families: expected names among {list(FAMILIES)}, got {f!r}") from None
     blist = budgets_for(n, budgets)
     jobs = []
     for t in targets:

@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import torch
 
 from ..families import RealPart
+from ..nn.registry import get_family
 from .families import FAMILIES, make_family, unitary_twiddles
 from .fit import fit
 from .targets import TARGETS, make_target
@@ -34,7 +35,8 @@ __all__ = ["Recovery", "recover"]
 @dataclass
 class Recovery:
     """The outcome of :func:`recover`: ``error`` the best matrix error over the restarts,
-    ``errors`` / ``times`` per restart, ``model`` the best model, ``params`` its parameter count
+    ``errors`` / ``times`` (wall) / ``cpu_times`` (process CPU seconds, the fair figure on a
+    shared machine) per restart, ``model`` the best model, ``params`` its parameter count
     (``num_params``), ``samples`` the number of samples L, ``histories`` the fit histories
     (all phases) of the best restart, ``config`` the family member fitted, ``success_time`` the
     seconds up to the best restart; ``row()`` is the record the CLI writes as CSV.
@@ -58,6 +60,7 @@ class Recovery:
     error: float = math.inf
     errors: list[float] = field(default_factory=list)
     times: list[float] = field(default_factory=list)
+    cpu_times: list[float] = field(default_factory=list)
     restarts: int = 0
     total_time: float = 0.0
     model: object = None
@@ -112,6 +115,9 @@ def recover(
     restarts: int = 8,
     samples: int | None = None,
     unitary_steps: int = 2000,
+    unitary_lbfgs_steps: int = 0,
+    unitary_scales: bool = False,
+    unitary_spread: float = 1.0,
     steps: int = 1000,
     lbfgs_steps: int = 500,
     lr: float = 0.01,
@@ -131,6 +137,11 @@ def recover(
     max(16, min(n, ⌈2·params / n⌉)) — twice as many equations as unknowns, which the matrix
     error (reported) checks. ``success``: stop restarting at this matrix error. ``tol``: each fit's
     target (relative training error). ``max_time``: wall-clock budget for all restarts.
+    ``unitary_steps`` / ``unitary_lbfgs_steps``: Adam / L-BFGS steps of the unitary phase
+    (twiddle families; L-BFGS there polishes a unitary target such as a permutation before the
+    free phase). ``unitary_scales``: the phase's blocks are diag(gains) · unitary (reaches
+    U₁ D U₂ such as a convolution) and ``unitary_spread`` (0.1: start near the identity); see
+    :func:`unitary_twiddles`.
     ``seed`` fixes the target's randomness, the samples and every restart's initialisation.
 
     Returns a :class:`Recovery`. Cost: each step is one forward and one reverse pass of the
@@ -151,8 +162,10 @@ def recover(
     """
     if not isinstance(target, str) or target not in TARGETS:
         raise ValueError(f"target: expected one of {', '.join(TARGETS)}, got {target!r}")
-    if not isinstance(family, str) or family not in FAMILIES:
-        raise ValueError(f"family: expected one of {', '.join(FAMILIES)}, got {family!r}")
+    try:
+        fam = get_family(family)
+    except (TypeError, ValueError):
+        raise ValueError(f"family: expected one of {', '.join(FAMILIES)}, got {family!r}") from None
     if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
         raise ValueError(f"restarts: expected a positive integer, got {restarts!r}")
     g = torch.Generator()
@@ -163,7 +176,6 @@ def recover(
     if tgt.is_complex and (complex_family is False or real_part):
         raise ValueError(f"complex_family, real_part: the {target} target is complex; it needs a complex family "
                          "and complex samples")
-    fam = FAMILIES[family]
     complex_output = bool(real_part)
     dtype = torch.float64 if (not cplx or complex_output) else torch.complex128
     probe = make_family(family, n, budget=budget, width=width, dtype=dtype, complex_output=complex_output,
@@ -187,14 +199,15 @@ def recover(
         left = None if max_time is None else max_time - (time.perf_counter() - start)
         if left is not None and left <= 0:
             break
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         gr = torch.Generator()
         gr.manual_seed(seed * 1000003 + r + 1)
         M = make_family(family, n, budget=budget, width=width, dtype=dtype, complex_output=complex_output, generator=gr)
         hist = []
         if fam.twiddles and unitary_steps > 0:
-            with unitary_twiddles(M, gr):
-                hist.append(fit(M, X, Y, optimizer="adam", lr=lr, steps=unitary_steps, tol=tol,
+            with unitary_twiddles(M, gr, scaled=unitary_scales, spread=unitary_spread):
+                hist.append(fit(M, X, Y, optimizer="auto" if unitary_lbfgs_steps else "adam", lr=lr,
+                                steps=unitary_steps, lbfgs_steps=unitary_lbfgs_steps, tol=tol,
                                 max_time=left, progress=progress))
         if hist and hist[-1].status == "converged":
             pass
@@ -206,6 +219,7 @@ def recover(
         err = _matrix_error(M, T)
         rec.errors.append(err)
         rec.times.append(time.perf_counter() - t0)
+        rec.cpu_times.append(time.process_time() - c0)
         rec.restarts = r + 1
         if err < rec.error:
             rec.error, rec.model, rec.histories = err, M, hist

@@ -78,6 +78,10 @@ class FamilySpec:
       ``size_range(in_f, out_f, **options)`` its allowed (lo, hi) (count increasing in it);
       ``solve`` a custom budget solver (sparse_lowrank splits the budget).
     * ``compile``: whether ``torch.compile(fullgraph=True)`` is tested to work on the layer.
+    * ``default(in_f, out_f)``: the options of the family's default-size member (what
+      :func:`kmatrix.learn.make_family` builds without a budget; ``None``: no options needed).
+    * ``twiddles``: its parameters are 2×2 twiddle blocks (butterfly, kmatrix), which
+      :func:`kmatrix.learn.recover` trains with a unitary phase first.
 
     Examples
     --------
@@ -97,6 +101,12 @@ class FamilySpec:
     solve: Callable | None = None
     compile: bool = True
     summary: str = ""
+    default: Callable | None = None
+    twiddles: bool = False
+
+    def default_options(self, in_f: int, out_f: int) -> dict:
+        """The options of the default-size member (``default``, or none)."""
+        return {} if self.default is None else dict(self.default(in_f, out_f))
 
 
 FAMILIES: dict[str, FamilySpec] = {}
@@ -233,6 +243,11 @@ def _fill_(param: torch.Tensor, value: torch.Tensor) -> None:
         param.copy_(value.to(param.dtype))
 
 
+def _log2(n: int) -> int:
+    """log2 of n's padded size (at least 1): the log n of the default sizes."""
+    return max(1, padded_size(n).bit_length() - 1)
+
+
 def _int_opt(options, name, default=None):
     v = options.get(name, default)
     return check_positive_int(v, name)
@@ -283,6 +298,7 @@ register_family(FamilySpec(
     "lowrank", _lowrank_build, _lowrank_init, lambda i, o, rank=1: rank * (i + o), ("rank",),
     lambda W: {"rank": W.rank}, "rank", lambda i, o, **_: (1, min(i, o)),
     summary="W = L R, rank r: r(in+out)",
+    default=lambda i, o: {"rank": min(_log2(max(i, o)), i, o)},
 ))
 
 
@@ -349,6 +365,7 @@ register_family(FamilySpec(
     "sparse", _sparse_build, _sparse_init, _sparse_count, ("nnz", "pattern"),
     lambda W: {"nnz": W.nnz}, "nnz", lambda i, o, **_: (1, i * o),
     summary="s fixed locations (random or given): s",
+    default=lambda i, o: {"nnz": min(4 * max(i, o) * _log2(max(i, o)), i * o)},
 ))
 
 
@@ -390,6 +407,7 @@ register_family(FamilySpec(
     lambda i, o, rank=1, nnz=1, pattern=None: rank * (i + o) + _sparse_count(i, o, nnz, pattern),
     ("rank", "nnz", "pattern"), lambda W: {"rank": W.rank, "nnz": W.nnz}, solve=_splr_solve,
     summary="sparse (s) + rank r: s + r(in+out)",
+    default=lambda i, o: _splr_solve(i, o, 4 * max(i, o) * _log2(max(i, o))),
 ))
 
 
@@ -456,6 +474,7 @@ register_family(FamilySpec(
     "ldr", _ldr_build, _ldr_init, lambda i, o, rank=1: 2 * rank * max(i, o), ("rank",),
     lambda W: {"rank": W.rank}, "rank", lambda i, o, **_: (1, max(i, o)),
     summary="Toeplitz-like, displacement rank r (Z_1, Z_−1), N = max(in, out): 2rN",
+    default=lambda i, o: {"rank": min(2, max(i, o))},
 ))
 
 
@@ -489,6 +508,7 @@ register_family(FamilySpec(
     "butterfly", _butterfly_build, _butterfly_init, _butterfly_count, ("init", "increasing_stride"),
     lambda W: {"increasing_stride": W.increasing_stride},
     summary="corner of one N×N butterfly, N = 2^⌈log2 max(in,out)⌉: 2N log2 N",
+    twiddles=True,
 ))
 
 
@@ -512,6 +532,7 @@ register_family(FamilySpec(
     lambda W: {"width": W.width, "expansion": W.expansion}, "width",
     lambda i, o, **_: (1, 1 << 20),
     summary="K-matrix (BB*)^w_e, N = 2^⌈log2(e·max(in,out))⌉: 4wN log2 N",
+    default=lambda i, o: {"width": 1}, twiddles=True,
 ))
 
 

@@ -94,7 +94,8 @@ def _top_eigvec(G: torch.Tensor) -> torch.Tensor:
     H = G/tr G. With μ₁ ≥ μ₂ ≥ … the eigenvalues of H (Σ μ = 1), tr(H²) = Σ μ² and
     1 − tr(H²) ≈ 2μ₂/μ₁ once H is nearly rank one, so the loop stops as soon as every matrix of
     the batch has 1 − tr(H²) < 1e-13 (after t squarings the other eigenvalues are damped by
-    (λ₂/λ₁)^(2^t); at most 12 squarings, for near-ties). Then v = the column of H with the
+    (λ₂/λ₁)^(2^t); at most 12 squarings; matrices still not rank one after them, near-ties with
+    λ₂/λ₁ > 1 − 1e-3 or so, get LAPACK's eigh, so the Rayleigh quotient is λ₁ to rounding). Then v = the column of H with the
     largest diagonal (H ≈ v vᴴ, so it is v·v̄_j with |v_j|² ≥ 1/k) and two power steps
     v ← G v remove the rounding of the squarings. A rank-one G (an exact butterfly block)
     stops after one squaring. Cost O(t·k³) per matrix in a few batched matmuls; a batched
@@ -126,7 +127,15 @@ def _top_eigvec(G: torch.Tensor) -> torch.Tensor:
     for _ in range(2):
         v = _unit_or_e0(v, tiny)
         v = (Gs @ v[..., None]).squeeze(-1)
-    return _unit_or_e0(v, tiny)
+    v = _unit_or_e0(v, tiny)
+    # near-ties the 12 squarings did not separate get the exact eigh (zero blocks keep e₀)
+    slow = ((1 - t2) >= 1e-13) & (_trace(G) > tiny)
+    if bool(slow.any()):
+        flat_v, flat_G = v.reshape(-1, k).clone(), G.reshape(-1, k, k)
+        rows = slow.reshape(-1).nonzero().squeeze(-1)
+        flat_v[rows] = torch.linalg.eigh(flat_G[rows])[1][..., -1]
+        v = flat_v.reshape(v.shape)
+    return v
 
 
 def _trace_argmax(H: torch.Tensor) -> torch.Tensor:

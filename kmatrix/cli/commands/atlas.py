@@ -45,7 +45,7 @@ def run_atlas(args) -> int:
 
     torch.set_num_threads(max(1, args.threads))
     targets = _names(args.targets, list(TARGETS), "targets")
-    families = _names(args.families, list(FAMILIES), "families")
+    families = _names(args.families, list(FAMILIES) + ["sparse+lowrank"], "families")
     budgets = None if args.budgets is None else [b.strip() for b in args.budgets.split(",")]
     os.makedirs(args.out, exist_ok=True)
     t0 = time.perf_counter()

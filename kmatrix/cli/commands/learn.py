@@ -28,7 +28,8 @@ def run_learn(args) -> int:
     rec = recover(args.target, args.family, args.n, width=args.width, budget=args.budget,
                   complex_family=True if args.complex else None, real_part=args.real_part,
                   restarts=args.restarts, samples=args.samples, unitary_steps=args.unitary_steps,
-                  steps=args.steps, success=args.success, seed=args.seed, max_time=args.max_time,
+                  unitary_lbfgs_steps=args.unitary_lbfgs_steps, steps=args.steps, lbfgs_steps=args.lbfgs_steps,
+                  success=args.success, seed=args.seed, max_time=args.max_time,
                   progress=None if args.progress else False)
     wall = time.perf_counter() - t0
     errs = ", ".join(f"{e:.2e}" for e in rec.errors)
@@ -63,7 +64,8 @@ def add_learn_arguments(p) -> None:
 
     p.add_argument("--target", required=True, choices=list(TARGETS), help="matrix to learn")
     p.add_argument("--n", type=int, default=64, help="size n (default 64)")
-    p.add_argument("--family", default="kmatrix", choices=list(FAMILIES), help="family (default kmatrix)")
+    p.add_argument("--family", default="kmatrix", choices=list(FAMILIES) + ["sparse+lowrank"],
+                   help="family (default kmatrix)")
     p.add_argument("--width", type=int, default=None, help="K-matrix width w (kmatrix family)")
     p.add_argument("--budget", type=int, default=None, help="parameters (scalars) for the family (default: its own size)")
     p.add_argument("--complex", action="store_true", help="a complex family for a real target (complex samples)")
@@ -71,7 +73,10 @@ def add_learn_arguments(p) -> None:
     p.add_argument("--restarts", type=int, default=8, help="random restarts at most (default 8)")
     p.add_argument("--samples", type=int, default=None, help="number of samples (default: twice the unknowns, ≤ n)")
     p.add_argument("--unitary-steps", type=int, default=2000, help="Adam steps on unitary blocks (twiddle families)")
+    p.add_argument("--unitary-lbfgs-steps", type=int, default=0,
+                   help="L-BFGS steps closing the unitary phase (default 0; 1500 for a permutation)")
     p.add_argument("--steps", type=int, default=1000, help="Adam steps before L-BFGS")
+    p.add_argument("--lbfgs-steps", type=int, default=500, help="L-BFGS steps of the free phase (default 500)")
     p.add_argument("--success", type=float, default=1e-6, help="stop restarting at this error (default 1e-6)")
     p.add_argument("--max-time", type=float, default=None, help="seconds for all restarts")
     p.add_argument("--seed", type=int, default=0)
