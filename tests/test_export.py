@@ -121,6 +121,7 @@ def test_onnx_export_of_a_decomposed_program(gen, tmp_path):
     assert rel(torch.from_numpy(out), m(x).detach()) <= 1e-5
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::torch.jit.TracerWarning")
 def test_jit_trace_raises_a_clear_error(models, gen):
     # TorchScript's tracer cannot record an op with a bool[] argument: say so, name the way out
     # (the lean no-grad path must not be taken either: it would trace as an empty tensor).
