@@ -337,3 +337,30 @@ def test_autocast_output_dtype_like_nn_linear(family, gen):
     y.float().sum().backward()
     assert layer.bias.grad is not None and layer.bias.grad.dtype == torch.float32
     assert all(p.grad is not None for p in layer.weight.parameters())
+
+
+def test_compile_fullgraph_before_the_kernel_is_loaded():
+    """torch.compile(fullgraph=True) as the first thing a process does: the dispatcher must not
+    load the compiled kernel inside the trace (loading takes a lock dynamo cannot trace; this
+    failed before). Run in a fresh process so no earlier test has loaded the library; the
+    compiled output must equal the eager one (same kernel at run time: ≤ 1e-6 relative)."""
+    code = (
+        "import torch\n"
+        "from kmatrix.nn import StructuredLinear\n"
+        "from kmatrix.kernels import cpu\n"
+        "assert cpu._lib is None\n"
+        "torch.manual_seed(0)\n"
+        "layer = StructuredLinear(64, 64, 'butterfly')\n"
+        "x = torch.randn(5, 64)\n"
+        "y = torch.compile(layer, fullgraph=True, backend='aot_eager')(x)\n"
+        "ref = layer(x)\n"
+        "err = float((y - ref).norm() / ref.norm())\n"
+        "assert err <= 1e-6, err\n"
+        "print('ok', cpu._lib is not None)\n"
+    )
+    import subprocess
+    import sys
+
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert res.returncode == 0, res.stderr[-3000:]
+    assert res.stdout.split() == ["ok", "True"]

@@ -116,12 +116,16 @@ def check_op_args(twiddle, x, increasing, grad=None) -> None:
 
 
 def _use_kernel(twiddle: Tensor, x: Tensor) -> bool:
+    """Whether the compiled CPU kernel takes this product. While torch.compile traces, the
+    library is not loaded here (loading takes a lock dynamo cannot trace, and would break a
+    fullgraph compile): the custom op is chosen and decides at run time, falling back to the
+    blocked path itself when the kernel is unavailable."""
     return (
         x.device.type == "cpu"
         and twiddle.device.type == "cpu"
         and twiddle.dtype in _KERNEL_DTYPES
         and x.dtype in _KERNEL_DTYPES
-        and cpu.available()
+        and (torch.compiler.is_compiling() or cpu.available())
     )
 
 
