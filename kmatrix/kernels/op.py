@@ -97,6 +97,12 @@ def check_op_args(twiddle, x, increasing, grad=None) -> None:
         )
     if twiddle.device != x.device:
         raise ValueError(f"twiddle: on {twiddle.device}, expected x's device {x.device}")
+    check_orders_and_grad(twiddle, x, increasing, grad)
+
+
+def check_orders_and_grad(twiddle: Tensor, x: Tensor, increasing, grad=None) -> None:
+    """The checks every backend's entry shares: ``increasing`` one bool per factor
+    (twiddle.shape[0]), and ``grad`` (when given) of x's shape, dtype and device."""
     if not isinstance(increasing, (list, tuple)) or not all(
         isinstance(v, bool) for v in increasing
     ):

@@ -58,6 +58,8 @@ import sys
 import torch
 from torch import Tensor
 
+from .op import check_orders_and_grad
+
 __all__ = [
     "MAX_ROW",
     "MAX_STACK",
@@ -174,21 +176,7 @@ def _check(twiddle, x, increasing, grad=None) -> None:
     problem = device_problem(x.device)
     if problem is not None:
         raise ValueError(f"x: {problem}")
-    if not isinstance(increasing, (list, tuple)) or not all(
-        isinstance(v, bool) for v in increasing
-    ):
-        raise TypeError(f"increasing: expected a list of bools, got {increasing!r}")
-    if len(increasing) != twiddle.shape[0]:
-        raise ValueError(
-            f"increasing: expected {twiddle.shape[0]} stride orders, got {len(increasing)}"
-        )
-    if grad is not None and (
-        grad.shape != x.shape or grad.dtype != x.dtype or grad.device != x.device
-    ):
-        raise ValueError(
-            f"grad: expected shape {tuple(x.shape)}, dtype {x.dtype} on {x.device} (those of "
-            f"x), got {tuple(grad.shape)}, {grad.dtype} on {grad.device}"
-        )
+    check_orders_and_grad(twiddle, x, increasing, grad)
     reason = unavailable_reason()
     if reason is not None:
         raise RuntimeError(reason)
