@@ -134,3 +134,31 @@ def rel_error(W: StructuredMatrix, M: torch.Tensor) -> float:
         den = float(Mw.norm())
         num = float((D - Mw).norm())
     return num / den if den > 0 else num
+
+
+def lbfgs_keep_best(theta: torch.Tensor, loss, steps: int, best: list) -> None:
+    """Up to ``steps`` L-BFGS iterations (strong-Wolfe line search) on the leaf ``theta`` for the
+    scalar ``loss(theta)``, keeping in ``best`` = [value, tensor] the lowest finite loss seen
+    (every evaluation, and the final point): a failed line search or a step that ends higher
+    never makes the result worse than ``best`` was on entry."""
+    opt = torch.optim.LBFGS([theta], max_iter=steps, line_search_fn="strong_wolfe",
+                            tolerance_grad=1e-14, tolerance_change=1e-16)
+
+    def closure():
+        opt.zero_grad()
+        f = loss(theta)
+        value = float(f.detach())
+        if value < best[0]:  # NaN compares False: never kept
+            best[0], best[1] = value, theta.detach().clone()
+        f.backward()
+        return f
+
+    try:
+        opt.step(closure)
+    except RuntimeError:  # a failed line search keeps the best point seen
+        pass
+    with torch.no_grad():
+        if bool(torch.isfinite(theta).all()):
+            value = float(loss(theta))
+            if value < best[0]:
+                best[0], best[1] = value, theta.detach().clone()

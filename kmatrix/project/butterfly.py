@@ -55,7 +55,7 @@ import torch.nn.functional as F
 from ..families._twiddle import padded_size
 from ..families.butterfly import Butterfly
 from ..families.permutation import Permutation
-from ._common import check_int_range
+from ._common import check_int_range, lbfgs_keep_best
 
 __all__ = ["bit_reversal", "butterfly_twiddle", "project_butterfly", "search_permutation"]
 
@@ -349,24 +349,7 @@ def _refine(W: Butterfly, M: torch.Tensor, steps: int):
         with torch.no_grad():
             best = [float(loss(theta)), theta.detach().clone()]
         first = best[0]
-        opt = torch.optim.LBFGS([theta], max_iter=steps, line_search_fn="strong_wolfe",
-                                tolerance_grad=1e-14, tolerance_change=1e-16)
-
-        def closure():
-            opt.zero_grad()
-            f = loss(theta)
-            if float(f.detach()) < best[0]:
-                best[0], best[1] = float(f.detach()), theta.detach().clone()
-            f.backward()
-            return f
-
-        try:
-            opt.step(closure)
-        except RuntimeError:  # a failed line search keeps the best point seen
-            pass
-        with torch.no_grad():
-            if bool(torch.isfinite(theta).all()) and float(loss(theta)) < best[0]:
-                best[0], best[1] = float(loss(theta)), theta.detach().clone()
+        lbfgs_keep_best(theta, loss, steps, best)
     tw = torch.view_as_complex(best[1]) if complex_ else best[1]
     return tw, first**0.5, best[0] ** 0.5
 

@@ -27,7 +27,7 @@ from torch.func import functional_call
 
 from ..families._twiddle import transpose_twiddle
 from ..families.kaleidoscope import KMatrix
-from ._common import check_int_range
+from ._common import check_int_range, lbfgs_keep_best
 from .butterfly import ORDERS, butterfly_twiddle
 
 __all__ = ["project_kmatrix"]
@@ -106,22 +106,7 @@ def project_kmatrix(
     if lbfgs_steps:
         with torch.no_grad():
             theta.copy_(best[1])
-        opt = torch.optim.LBFGS([theta], max_iter=lbfgs_steps, line_search_fn="strong_wolfe",
-                                tolerance_grad=1e-14, tolerance_change=1e-16)
-
-        def closure():
-            opt.zero_grad()
-            f = loss(theta)
-            f.backward()
-            return f
-
-        try:
-            opt.step(closure)
-        except RuntimeError:  # a failed line search keeps the best point seen
-            pass
-        with torch.no_grad():
-            if bool(torch.isfinite(theta).all()):
-                consider(float(loss(theta)))
+        lbfgs_keep_best(theta, loss, lbfgs_steps, best)
     tw = torch.view_as_complex(best[1]) if complex_ else best[1]
     W = KMatrix(n, m, width=w, expansion=e, init=tw)
     padded = (N, N) != (m, n)
