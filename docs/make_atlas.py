@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     from make_bench_tables import machine
 
     from kmatrix.cli.main import main as kmatrix_main
+    from kmatrix.learn.report import atomic_write
 
     args.out.mkdir(parents=True, exist_ok=True)
     command = "kmatrix atlas " + " ".join(shlex.quote(a) for a in ARGS) + " --out OUT"
@@ -48,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     if status:
         raise SystemExit(f"{command} failed with status {status}")
     summary = "\n".join(line for line in buf.getvalue().splitlines() if not line.startswith("wrote "))
-    (args.out / "atlas.txt").write_text(header + "\n" + summary + "\n")
+    atomic_write(str(args.out / "atlas.txt"), (header + "\n" + summary + "\n").encode())
     print(f"wrote {args.out}/atlas.png, atlas.csv, atlas.txt", file=sys.stderr)
     return 0
 

@@ -91,12 +91,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--only", nargs="+", choices=list(BENCHMARKS), help="regenerate these only")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
+    from kmatrix.learn.report import atomic_write
     for name, (full, tiny) in BENCHMARKS.items():
         if args.only and name not in args.only:
             continue
         header, output = run(name, tiny if args.tiny else full)
         path = args.out / f"bench_{name}.txt"
-        path.write_text(header + "\n" + output)
+        atomic_write(str(path), (header + "\n" + output).encode())  # temp file + rename
         print(f"wrote {path}", file=sys.stderr)
     return 0
 
