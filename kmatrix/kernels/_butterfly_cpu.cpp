@@ -788,11 +788,72 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
     return int(std::max<i64>(1, nt));
   }
 
+  // Few rows (rows <= RT/4 per stack index, e.g. one vector): forward() row by row on a
+  // scalar buffer of N elements, one thread. A tile would compute RT rows (16 for float) to
+  // keep 1; here each row costs N/2 * L * F blocks of scalar arithmetic, in the same operation
+  // order as block() (so the same rounding). Same math, same arguments as forward().
+  static void forward_rows(const T* tw, const ST* x, ST* y, i64 rows, i64 S, int L, int F,
+                           const int* inc, const Strides& xs, const Strides& ys) {
+    const i64 N = i64(1) << L, half = N / 2, fsize = S * i64(L) * half * TW;
+    constexpr int NC = CPLX ? 2 : 1;
+    // planar buffer: real parts u[0, N), imaginary parts u[N, 2N) (complex data), so that no
+    // vectoriser pairs a real with an imaginary expression (x86 fmaddsub would fuse other
+    // products than block() does, and the bits would depend on the batch size)
+    std::vector<T> buf(N * NC);
+    T* u = buf.data();
+    for (i64 s = 0; s < S; ++s) {
+      for (i64 r = 0; r < rows; ++r) {
+        const ST* xr = x + xs.off(r, s);
+        for (i64 n = 0; n < N; ++n)
+          for (int c = 0; c < NC; ++c) u[c * N + n] = CV::get(xr + n * xs.n + c);
+        for (int f = 0; f < F; ++f) {
+          const T* tws = tw + f * fsize + s * i64(L) * half * TW;
+          for (int k = 0; k < L; ++k) {
+            const i64 st = inc[f] ? (i64(1) << k) : (N >> (k + 1));
+            const T* tk = tws + i64(k) * half * TW;
+            for (i64 g = 0; g < N; g += 2 * st) {
+              const T* tp = tk + (g / 2) * TW;
+              if constexpr (!CPLX) {
+                T* u0 = u + g;
+                T* u1 = u + g + st;
+                for (i64 j = 0; j < st; ++j) {
+                  const T* t = tp + j * TW;
+                  const T a = t[0], b = t[1], c = t[2], d = t[3];
+                  const T p = u0[j], q = u1[j];
+                  u0[j] = a * p + b * q;
+                  u1[j] = c * p + d * q;
+                }
+              } else {
+                T* r0 = u + g;
+                T* r1 = u + g + st;
+                T* i0 = u + N + g;
+                T* i1 = u + N + g + st;
+                for (i64 j = 0; j < st; ++j) {
+                  const T* t = tp + j * TW;
+                  const T ur = r0[j], ui = i0[j], vr = r1[j], vi = i1[j];
+                  r0[j] = t[0] * ur - t[1] * ui + t[2] * vr - t[3] * vi;
+                  i0[j] = t[0] * ui + t[1] * ur + t[2] * vi + t[3] * vr;
+                  r1[j] = t[4] * ur - t[5] * ui + t[6] * vr - t[7] * vi;
+                  i1[j] = t[4] * ui + t[5] * ur + t[6] * vi + t[7] * vr;
+                }
+              }
+            }
+          }
+        }
+        ST* yr = y + ys.off(r, s);
+        for (i64 n = 0; n < N; ++n)
+          for (int c = 0; c < NC; ++c) CV::put(yr + n * ys.n + c, u[c * N + n]);
+      }
+    }
+  }
+
   // y = B_{F-1} ... B_1 B_0 x: F butterflies (factor f: twiddles tw[f] of shape (S, L, N/2, .),
   // stride order inc[f]) applied to each tile while it stays in cache: one read of x and one
-  // write of y whatever F (a K-matrix B B* of width w is F = 2w factors).
+  // write of y whatever F (a K-matrix B B* of width w is F = 2w factors). Few rows (at most
+  // RT/4 per stack index): forward_rows().
   static void forward(const T* tw, const ST* x, ST* y, i64 rows, i64 S, int L, int F, const int* inc,
                       const Strides& xs, const Strides& ys, int nthreads) {
+    if (rows * 4 <= RT) return forward_rows(tw, x, y, rows, S, L, F, inc, xs, ys);
     const i64 N = i64(1) << L, half = N / 2, fsize = S * i64(L) * half * TW;
     const i64 tps = (rows + RT - 1) / RT;  // tiles per stack index
     const auto rs = schedule(L, RMAX_F);

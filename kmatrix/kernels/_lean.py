@@ -49,6 +49,11 @@ _plans: dict = {}
 enabled = True
 _PLANS_MAX = 256
 _POPULATE_MIN_BYTES = 1 << 20  # below this cpu._populate does nothing
+# torch functions called on every product, bound once (a module attribute lookup each saved)
+_grad_enabled = torch.is_grad_enabled
+_autocast_enabled = torch.is_autocast_enabled
+_empty_like = torch.empty_like
+_num_threads = torch.get_num_threads
 
 
 def _plan(twiddle: Tensor, x: Tensor, S: int, N: int, increasing, factors: int | None):
@@ -106,37 +111,42 @@ def forward_rows(twiddle: Tensor, x: Tensor, stack: int, n: int, increasing, fac
 
 
 def _run(twiddle: Tensor, x: Tensor, S: int, N: int, increasing, factors) -> Tensor | None:
+    # the per-call conditions of the module docstring, cheapest and most selective first
     if not (
         enabled
         and type(x) is Tensor
         and type(twiddle) in PLAIN_TYPES
         and x.dtype == twiddle.dtype
-        and x.dtype in _SUFFIX
         and x.is_cpu
         and twiddle.is_cpu
         and x.is_contiguous()
         and twiddle.is_contiguous()
-        and not (torch.is_grad_enabled() and (x.requires_grad or twiddle.requires_grad))
+        and not (_grad_enabled() and (x.requires_grad or twiddle.requires_grad))
         and not (x.is_conj() or twiddle.is_conj() or x.is_neg() or twiddle.is_neg())
-        and not torch.is_autocast_enabled("cpu")  # autocast casts the product like F.linear
+        and not _autocast_enabled("cpu")  # autocast casts the product like F.linear
         and plain_eager()
     ):
         return None
-    plan = _plan(twiddle, x, S, N, increasing, factors)
+    # the plan of this key (its dtype is one of _SUFFIX: _plan returns None for any other)
+    plan = _plans.get((twiddle.shape, S, N, increasing, factors, x.dtype))
     if plan is None:
-        return None
+        if x.dtype not in _SUFFIX:
+            return None
+        plan = _plan(twiddle, x, S, N, increasing, factors)
+        if plan is None:
+            return None
     fn, incs_c, strides, L, F, row_bytes = plan
     numel = x.numel()
     if numel == 0:
         return None
     B = numel // (S * N)
-    y = torch.empty_like(x)
+    y = _empty_like(x)
     if L == 0 or F == 0:
         return y.copy_(x)
     if B * row_bytes >= _POPULATE_MIN_BYTES:
         cpu._populate(y)
     code = fn(twiddle.data_ptr(), x.data_ptr(), y.data_ptr(), B, S, L, F, incs_c, strides, strides,
-              torch.get_num_threads())  # fmt: skip
+              _num_threads())  # fmt: skip
     if code:
         cpu._raise_on(code, f"forward, x of shape {tuple(x.shape)}")
     return y
