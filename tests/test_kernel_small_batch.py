@@ -1,5 +1,5 @@
-"""The compiled kernel's few-rows path (at most a quarter tile of rows per stack index: one
-row at a time on a scalar buffer, instead of a full tile of 8 or 16 rows) against an
+"""The compiled kernel's few-rows path (at most 2 rows per stack index: one row at a time
+on a scalar buffer, instead of a full tile of 8 or 16 rows; B = 3 and 17 take tiles) against an
 independent reference, and the bits of a row independent of the batch it is computed in.
 
 Tolerances: products of L·F stages of 2x2 blocks with entries of size ~1/√2, relative error

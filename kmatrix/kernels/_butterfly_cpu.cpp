@@ -788,10 +788,12 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
     return int(std::max<i64>(1, nt));
   }
 
-  // Few rows (rows <= RT/4 per stack index, e.g. one vector): forward() row by row on a
-  // scalar buffer of N elements, one thread. A tile would compute RT rows (16 for float) to
-  // keep 1; here each row costs N/2 * L * F blocks of scalar arithmetic, in the same operation
-  // order as block() (so the same rounding). Same math, same arguments as forward().
+  // Few rows (at most 2 per stack index, e.g. one vector): forward() row by row on a scalar
+  // buffer of N elements, one thread. A tile would compute RT rows (8 or 16) to keep 1 or 2;
+  // here each row costs N/2 * L * F blocks of scalar arithmetic, in the same operation order
+  // as block() (so the same rounding). Measured (N = 256 and 1024, AVX2): faster than a tile
+  // up to 2 rows for every dtype, slower from 3 float32 rows. Same math and arguments as
+  // forward().
   static void forward_rows(const T* tw, const ST* x, ST* y, i64 rows, i64 S, int L, int F,
                            const int* inc, const Strides& xs, const Strides& ys) {
     const i64 N = i64(1) << L, half = N / 2, fsize = S * i64(L) * half * TW;
@@ -850,10 +852,10 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
   // y = B_{F-1} ... B_1 B_0 x: F butterflies (factor f: twiddles tw[f] of shape (S, L, N/2, .),
   // stride order inc[f]) applied to each tile while it stays in cache: one read of x and one
   // write of y whatever F (a K-matrix B B* of width w is F = 2w factors). Few rows (at most
-  // RT/4 per stack index): forward_rows().
+  // 2 per stack index): forward_rows().
   static void forward(const T* tw, const ST* x, ST* y, i64 rows, i64 S, int L, int F, const int* inc,
                       const Strides& xs, const Strides& ys, int nthreads) {
-    if (rows * 4 <= RT) return forward_rows(tw, x, y, rows, S, L, F, inc, xs, ys);
+    if (rows <= 2) return forward_rows(tw, x, y, rows, S, L, F, inc, xs, ys);
     const i64 N = i64(1) << L, half = N / 2, fsize = S * i64(L) * half * TW;
     const i64 tps = (rows + RT - 1) / RT;  // tiles per stack index
     const auto rs = schedule(L, RMAX_F);
