@@ -17,7 +17,7 @@ from ..core.compose import register_rule
 from ..core.structured import StructuredMatrix
 from ..core.validation import check_positive_int
 from ..kernels import butterfly_multiply
-from ..kernels._lean import forward as lean_forward
+from ..kernels._lean import forward_padded as lean_forward_padded
 from ..kernels._lean import forward_rows as lean_forward_rows
 from ._twiddle import (
     TwiddleParameter,
@@ -184,14 +184,9 @@ class KMatrix(TwiddleParameter, StructuredMatrix):
                 if y is not None:
                     return y
                 return super().forward(x)
-            x3 = x.reshape(-1, 1, k_in)
-            if k_in < n:
-                x3 = F.pad(x3, (0, n - k_in))
-            y = lean_forward(tw, x3, orders, 2 * w)
+            y = lean_forward_padded(tw, x, 1, k_in, n, self.out_size, orders, 2 * w)
             if y is not None:
-                if self.out_size < n:
-                    y = y[..., : self.out_size]
-                return y.reshape(*x.shape[:-1], self._shape[0])
+                return y
         return super().forward(x)
 
     def _rmatvec(self, y):

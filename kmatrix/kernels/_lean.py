@@ -110,6 +110,22 @@ def forward_rows(twiddle: Tensor, x: Tensor, stack: int, n: int, increasing, fac
     return _run(twiddle, x, stack, n, increasing, factors)
 
 
+def forward_padded(twiddle: Tensor, x: Tensor, stack: int, k_in: int, n: int, k_out: int,
+                   increasing, factors: int) -> Tensor | None:
+    """:func:`forward` for a family whose square n×n matrices act on inputs of k_in ≤ n entries
+    (zero-padded) and keep the first k_out ≤ n outputs: x of shape (..., stack·k_in) -> y of
+    shape (..., stack·k_out). None as in :func:`forward`."""
+    x3 = x.reshape(-1, stack, k_in)
+    if k_in < n:
+        x3 = torch.nn.functional.pad(x3, (0, n - k_in))
+    y = forward(twiddle, x3, increasing, factors)
+    if y is None:
+        return None
+    if k_out < n:
+        y = y[..., :k_out]
+    return y.reshape(*x.shape[:-1], stack * k_out)
+
+
 def _run(twiddle: Tensor, x: Tensor, S: int, N: int, increasing, factors) -> Tensor | None:
     # the per-call conditions of the module docstring, cheapest and most selective first
     if not (
