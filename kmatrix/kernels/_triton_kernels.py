@@ -8,14 +8,26 @@ without triton installed defines nothing (``triton`` is None).
 
 from __future__ import annotations
 
+import os
+
 try:
     import triton
     import triton.language as tl
-    from triton import knobs
 except ImportError:  # the optional dependency is missing: nothing to define
     triton = None
 
-INTERPRET = triton is not None and bool(knobs.runtime.interpret)
+
+def _interpret_mode() -> bool:
+    # triton >= 3.4 reads the mode through triton.knobs; older releases read the variable
+    try:
+        from triton import knobs
+
+        return bool(knobs.runtime.interpret)
+    except (ImportError, AttributeError):
+        return os.environ.get("TRITON_INTERPRET", "0").lower() in ("1", "true", "on", "yes")
+
+
+INTERPRET = triton is not None and _interpret_mode()
 
 if triton is not None:
 
