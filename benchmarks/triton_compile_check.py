@@ -19,7 +19,7 @@ from triton.backends.compiler import GPUTarget
 from triton.compiler import ASTSource
 
 from kmatrix.kernels import _triton_kernels as k
-from kmatrix.kernels.triton import _launch_shape
+from kmatrix.kernels.triton import BACKWARD_TILE, FORWARD_TILE, _launch_shape
 
 
 def _ptxas() -> str:
@@ -32,7 +32,8 @@ def _ptxas() -> str:
 
 def compile_one(kind, n, factors, batch, xc, tc, arch, dtype="fp32"):
     L = n.bit_length() - 1
-    bb, warps = _launch_shape(batch, n, xc, 4096 if kind == "fwd" else 2048)
+    bb, warps = _launch_shape(batch, n, xc, FORWARD_TILE if kind == "fwd" else BACKWARD_TILE,
+                              backward=kind == "bwd")
     ptr = f"*{dtype}"
     const = {"N": n, "L": L, "T": factors * L, "INC": 2, "BB": bb, "XC": xc, "TC": tc}
     if kind == "fwd":

@@ -27,9 +27,9 @@ WARPS = [4, 8, 16]
 
 
 def _patch(tk, elems: int, warps: int) -> None:
-    def shape(batch, n, complex_x, _elems):
+    def shape(batch, n, complex_x, _elems, backward=False):
         bb = 1
-        while bb * 2 * n <= elems and bb < batch:
+        while bb * 2 * n * (2 if complex_x else 1) <= elems and bb < batch:
             bb *= 2
         return bb, warps
 
@@ -62,6 +62,15 @@ def main() -> int:
     p.add_argument("--batch", type=int, default=16384)
     p.add_argument("--jobs", type=int, default=14)
     p.add_argument("--compile-only", action="store_true", help="fill triton's cache, time nothing")
+    p.add_argument("--fwd-tiles", type=int, nargs="*", default=FWD_TILES)
+    p.add_argument("--bwd-tiles", type=int, nargs="*", default=BWD_TILES)
+    p.add_argument("--warps", type=int, nargs="+", default=WARPS, help="num_warps, forward")
+    p.add_argument("--bwd-warps", type=int, nargs="+", default=WARPS, help="num_warps, backward")
+    p.add_argument(
+        "--blocked",
+        action="store_true",
+        help="also time the plain-torch 'torch' backend (batched matmuls) on the GPU",
+    )
     a = p.parse_args()
     from kmatrix.bench._butterfly_gpu import cuda_time, peak_bandwidth
     from kmatrix.kernels import triton as tk
@@ -69,13 +78,14 @@ def main() -> int:
     default_shape = tk._launch_shape
     tasks = []
     for n in a.ns:
-        for kind, tiles in (("fwd", FWD_TILES), ("bwd", BWD_TILES)):
+        for kind, tiles in (("fwd", a.fwd_tiles), ("bwd", a.bwd_tiles)):
             heights = set()  # one tile size per distinct tile height
             for elems in tiles:
                 bb = max(1, elems // n)
                 if bb not in heights:
                     heights.add(bb)
-                    tasks += [(kind, n, elems, w, a.batch) for w in WARPS]
+                    warps = a.warps if kind == "fwd" else a.bwd_warps
+                    tasks += [(kind, n, elems, w, a.batch) for w in warps]
     t0 = time.perf_counter()
     with multiprocessing.get_context("spawn").Pool(a.jobs) as pool:
         compiled = dict(pool.map(_compile, tasks, chunksize=1))
@@ -90,10 +100,28 @@ def main() -> int:
         tw = torch.randn(2, 1, L, n // 2, 2, 2, device="cuda", generator=gen) / 2**0.5
         x = torch.randn(a.batch, 1, n, device="cuda", generator=gen)
         g = torch.randn_like(x)
-        for kind, tiles in (("fwd", FWD_TILES), ("bwd", BWD_TILES)):
+        if a.blocked:
+            from kmatrix.kernels import butterfly_multiply
+
+            twg = tw.clone().requires_grad_(True)
+            xg = x.clone().requires_grad_(True)
+            for backend in ("torch", "triton"):
+
+                def fwd(b=backend, tw=tw, x=x):
+                    return butterfly_multiply(tw, x, [False, True], backend=b)
+
+                def fwd_bwd(b=backend, tw=twg, x=xg, g=g):
+                    butterfly_multiply(tw, x, [False, True], backend=b).backward(g)
+
+                with torch.no_grad():
+                    tf = cuda_time(fwd, 5)
+                tfb = cuda_time(fwd_bwd, 5)
+                print(f"backend {backend:6s} n={n:5d} batch={a.batch}: fwd {tf * 1e3:8.3f} ms, "
+                      f"fwd+bwd {tfb * 1e3:8.3f} ms", flush=True)  # fmt: skip
+        for kind, tiles in (("fwd", a.fwd_tiles), ("bwd", a.bwd_tiles)):
             rows = []
             for elems in tiles:
-                for w in WARPS:
+                for w in a.warps if kind == "fwd" else a.bwd_warps:
                     task = (kind, n, elems, w, a.batch)
                     if task not in compiled:
                         continue
@@ -111,7 +139,8 @@ def main() -> int:
                     rows.append((t, elems, w, bb, io / t / peak))
             tk._launch_shape = default_shape
             dbb, dw = default_shape(a.batch, n, False,
-                                    tk.FORWARD_TILE if kind == "fwd" else tk.BACKWARD_TILE)  # fmt: skip
+                                    tk.FORWARD_TILE if kind == "fwd" else tk.BACKWARD_TILE,
+                                    backward=kind == "bwd")  # fmt: skip
             best = min(rows)[0] if rows else None
             for t, elems, w, bb, frac in rows:
                 mark = (" <- best" if t == best else "") + (

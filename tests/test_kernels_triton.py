@@ -316,9 +316,38 @@ def test_bench_device_cuda(monkeypatch, capsys):
     assert gpu.main(1, ns=[16], batches=[3], compile_jobs=0) == 0
     out = capsys.readouterr().out
     assert "16x3" in out and "monarch/BB*" in out and "Lin/KL f+b" in out
-    monkeypatch.setenv("TRITON_INTERPRET", "1")  # CPU tensors: the interpreter, GPU or not
+    if ON_GPU:  # the precompile task compiled for and run on the GPU
+        monkeypatch.setattr(gpu, "DEVICE", "cuda")
+    else:  # CPU tensors: the interpreter
+        monkeypatch.setenv("TRITON_INTERPRET", "1")
     for task in (("fwd", 16, 1), ("bwd", 16, 2)):  # what the parallel precompile runs
         assert gpu._compile_task(task)[:3] == task
+
+
+@pytest.mark.parametrize("backward", [False, True])
+@pytest.mark.parametrize("complex_x", [False, True])
+def test_launch_shape_fits_the_tile(backward, complex_x):
+    # Rows per tile: the largest power of two with rows·N·c_x ≤ the tile's values (c_x = 2 for
+    # complex x), at least 1, at most the batch (a power of two ≥ it); warps from the measured
+    # table in kmatrix.kernels.triton.
+    elems = tk.BACKWARD_TILE if backward else tk.FORWARD_TILE
+    c = 2 if complex_x else 1
+    for n in (2, 16, 1024, 4096, 16384):
+        for batch in (1, 3, 256, 100000):
+            bb, warps = tk._launch_shape(batch, n, complex_x, elems, backward=backward)
+            assert bb >= 1 and bb & (bb - 1) == 0
+            if bb > 1:
+                assert bb * n * c <= elems and bb < 2 * batch
+            assert (2 * bb * n * c > elems) or bb >= batch
+            assert warps in (4, 8, 16)
+
+
+def test_cuda_choice_thresholds():
+    # The automatic CUDA choice runs the "torch" path exactly above the measured crossovers.
+    assert not tk.cuda_prefers_torch(tk.CUDA_TRITON_MAX_N_GRAD, grad=True)
+    assert tk.cuda_prefers_torch(2 * tk.CUDA_TRITON_MAX_N_GRAD, grad=True)
+    assert not tk.cuda_prefers_torch(tk.CUDA_TRITON_MAX_N, grad=False)
+    assert tk.cuda_prefers_torch(2 * tk.CUDA_TRITON_MAX_N, grad=False)
 
 
 def test_torch_func_takes_the_traceable_path(gen):

@@ -38,7 +38,9 @@ Backends (:func:`set_backend`, or ``backend=`` per call, or ``$KMATRIX_BUTTERFLY
   float32 arithmetic; float64/complex128 (and rows above ``triton.MAX_ROW``) take the
   ``"torch"`` path. ``"fused"`` picks it automatically for CUDA tensors when triton imports
   (eager calls; under torch.compile / export / torch.func the custom op runs, whose CUDA
-  implementation is still the ``"torch"`` path).
+  implementation is still the ``"torch"`` path), except where the ``"torch"`` path measured
+  faster on an H200: N > 2048 when a gradient is recorded, N > 8192 otherwise
+  (:func:`.triton.cuda_prefers_torch`).
 
 Cost: L·N/2 2×2 blocks per row and stack index, 6 real flops each for real data
 (3·N·log2 N per row), 4× that for complex twiddles.
@@ -241,6 +243,11 @@ def butterfly_multiply(
             problem = triton_kernels.device_problem(x.device)
             if problem is not None:
                 raise ValueError(f"backend 'triton': {problem}")
+        auto_torch = name == "fused" and triton_kernels.cuda_prefers_torch(
+            x.shape[-1], torch.is_grad_enabled() and (tw6.requires_grad or x.requires_grad)
+        )  # sizes where cuBLAS batched matmuls measured faster (triton.CUDA_TRITON_MAX_N*)
+        if auto_torch:
+            return chain_blocked(tw6, x, incs)
         if triton_kernels.supports(tw6, x) and plain_eager(tw6, x):
             return triton_kernels.TritonButterflyMultiply.apply(tw6, x, incs)
         if name == "triton":  # float64/complex128, huge rows, tracing: the plain-PyTorch path

@@ -9,7 +9,7 @@ Layout as in :mod:`kmatrix.kernels`: ``twiddle`` (F, S, L, N/2, 2, 2) holds F bu
 ⋯ B_0 x per stack index. The F·L stages of the chain are fused in one launch:
 
 * forward: program (tile, s) loads a tile of BB batch rows of stack index s into registers
-  (float32), applies the T = F·L stages and stores the tile once. Stage t (factor f = t // L,
+  (float32; BB·N·c_x ≤ :data:`FORWARD_TILE` values), applies the T = F·L stages and stores the tile once. Stage t (factor f = t // L,
   level k = t mod L, stride 2^k or N/2^(k+1)) views the tile as (BB, N/(2·stride), 2, stride),
   moves the pair axis last and splits it: lo, hi = the (x_i, x_{i+stride}) pairs, pair index
   p = group·stride + r; y_lo = a·lo + b·hi, y_hi = c·lo + d·hi with (a, b, c, d) =
@@ -77,9 +77,21 @@ __all__ = [
 MAX_ROW = 32768
 #: Largest stack S (the second launch-grid dimension, limited to 65535 by CUDA).
 MAX_STACK = 65535
-#: Target float32 values per tile component (rows per tile = this / N, a power of two ≥ 1).
-FORWARD_TILE = 4096
-BACKWARD_TILE = 2048
+#: Target float32 values per tile (rows per tile = this / (N·c_x), a power of two ≥ 1; c_x = 2
+#: for complex x). Chosen from a sweep on an H200 (benchmarks/triton_sweep.py, float32, F = 2,
+#: batch 16384, medians of 5): forward 32768 values with 16 warps took 0.177 ms at N = 1024
+#: (4096 values / 8 warps, the earlier default: 0.376 ms) and 1.46 ms at N = 4096 (7.53 ms);
+#: backward 8192 values with 4 warps 1.95 ms at N = 1024 (2048 / 4 warps: 4.76 ms) and 19.6 ms
+#: at N = 4096 (36.2 ms). Other N were not swept.
+FORWARD_TILE = 32768
+BACKWARD_TILE = 8192
+#: Automatic choice for CUDA tensors (backend "fused"): the "torch" path (batched matmuls,
+#: cuBLAS) where it measured faster on the H200: forward+backward above N = 2048 (N = 4096,
+#: batch 16384: 10.9 ms against 21 ms for the triton kernels at their best launch shapes;
+#: N = 1024: 5.2 ms against 2.1 ms, so triton; N = 2048 not measured) and forward from N = 16384
+#: (10.7 ms against 40.9 ms, measured with the earlier 4096-value tiles only).
+CUDA_TRITON_MAX_N_GRAD = 2048
+CUDA_TRITON_MAX_N = 8192
 #: Budget of the backward's transient scratch (stage inputs + per-program gradient slots) on
 #: CPU (interpreter); on a GPU min(4 GiB, 1/16 of its memory), enough for 4 programs per SM at
 #: N = 16384 on an 80 GB device.
@@ -207,14 +219,29 @@ def _kernels(interpret: bool):
     return module.forward_kernel, module.backward_kernel
 
 
-def _launch_shape(batch: int, n: int, complex_x: bool, elems: int) -> tuple[int, int]:
-    """(rows per tile BB, num_warps): about ``elems`` float32 values per component per tile."""
+def _launch_shape(
+    batch: int, n: int, complex_x: bool, elems: int, backward: bool = False
+) -> tuple[int, int]:
+    """(rows per tile BB, num_warps): at most ``elems`` float32 values per tile (at least one
+    row). Warps as measured best on an H200 (see :data:`FORWARD_TILE`): backward tiles of
+    ≤ 8192 values 4 warps (16 above, unmeasured), forward tiles 8 warps up to 16384 values and
+    16 above (4 up to 2048)."""
+    width = n * (2 if complex_x else 1)
     bb = 1
-    while bb * 2 * n <= elems and bb < batch:
+    while bb * 2 * width <= elems and bb < batch:
         bb *= 2
-    size = bb * n * (2 if complex_x else 1)
-    warps = 4 if size <= 2048 else 8 if size <= 8192 else 16
+    size = bb * width
+    if backward:
+        warps = 4 if size <= 8192 else 16
+    else:
+        warps = 4 if size <= 2048 else 8 if size <= 16384 else 16
     return bb, warps
+
+
+def cuda_prefers_torch(n: int, grad: bool) -> bool:
+    """True where the automatic CUDA choice runs the "torch" path instead of these kernels
+    (measured faster there; see :data:`CUDA_TRITON_MAX_N_GRAD`)."""
+    return n > (CUDA_TRITON_MAX_N_GRAD if grad else CUDA_TRITON_MAX_N)
 
 
 def _mask(increasing) -> int:
@@ -278,7 +305,7 @@ def backward(twiddle: Tensor, x: Tensor, grad: Tensor, increasing) -> tuple[Tens
     if T == 0 or B == 0 or S == 0:
         return torch.zeros_like(twiddle), grad.clone()
     cx, ct = (2 if x.is_complex() else 1), (2 if twiddle.is_complex() else 1)
-    bb, warps = _launch_shape(B, N, x.is_complex(), BACKWARD_TILE)
+    bb, warps = _launch_shape(B, N, x.is_complex(), BACKWARD_TILE, backward=True)
     tiles = triton_cdiv(B, bb)
     per_program = S * T * N * (bb * cx + 2 * ct) * 4
     P = _programs(x.device, tiles, S, per_program)
