@@ -9,6 +9,6 @@ A=(--ns 1024 4096 --fwd-tiles 8192 16384 32768 --bwd-tiles 2048 4096 8192 --warp
 B=(--ns 16384 --fwd-tiles 16384 32768 --bwd-tiles --warps 8 16)
 timeout 200 python benchmarks/triton_sweep.py "${A[@]}" --compile-only --jobs 12 > "$log/c1.txt" 2>&1 &
 timeout 200 python benchmarks/triton_sweep.py "${B[@]}" --compile-only --jobs 4 > "$log/c2.txt" 2>&1 &
-wait; tail -1 "$log/c1.txt" "$log/c2.txt"
+wait; tail -n 1 "$log/c1.txt" "$log/c2.txt"
 timeout 60 python benchmarks/triton_sweep.py "${A[@]}" --blocked --jobs 4 2>&1 | grep -v -i warn | tee "$log/s1.txt"
 timeout 40 python benchmarks/triton_sweep.py "${B[@]}" --blocked --jobs 4 2>&1 | grep -v -i warn | tee "$log/s2.txt"
