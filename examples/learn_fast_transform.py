@@ -16,6 +16,7 @@ import sys
 import torch
 
 import kmatrix
+from kmatrix.core.files import atomic_savefig
 from kmatrix.learn import fit, make_family, make_target, recover, unitary_twiddles
 
 SMALL = "--small" in sys.argv or os.environ.get("KMATRIX_EXAMPLES_SMALL") == "1"
@@ -125,7 +126,7 @@ else:
     ax.grid(True, which="both", alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig("learn_dft_loss.png", dpi=90)
+    atomic_savefig(fig, "learn_dft_loss.png", dpi=90)  # temporary file + rename
     print("wrote learn_dft_loss.png")
 
 # %%

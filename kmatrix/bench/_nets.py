@@ -4,15 +4,15 @@ budget, atomic file output, seeding."""
 from __future__ import annotations
 
 import csv
-import os
 import random
-import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
+from ..core.files import atomic_savefig as _atomic_savefig
+from ..core.files import atomic_writer
 from ..nn import StructuredLinear, solve_budget
 
 __all__ = ["atomic_savefig", "atomic_write_csv", "make_linear", "seed_all"]
@@ -37,38 +37,16 @@ def make_linear(in_f: int, out_f: int, family: str, budget: int | None, generato
     return StructuredLinear(in_f, out_f, family, bias=bias, generator=generator, **opts)
 
 
-def _tmp_in(path: Path, suffix: str):
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=suffix, dir=path.parent)
-    os.close(fd)
-    return tmp
-
-
 def atomic_write_csv(path, header: list[str], rows: list[list[object]]) -> Path:
-    """Write a CSV atomically (temp file in the same folder, then os.replace)."""
+    """Write a CSV atomically (:func:`kmatrix.core.files.atomic_writer`), creating its folder."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_in(path, ".csv")
-    try:
-        with open(tmp, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(header)
-            w.writerows(rows)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    with atomic_writer(path, "w", mkdir=True, newline="") as f:
+        w = csv.writer(f)
+        w.writerow(header)
+        w.writerows(rows)
     return path
 
 
 def atomic_savefig(fig, path) -> Path:
-    """Save a matplotlib figure as PNG atomically."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = _tmp_in(path, ".png")
-    try:
-        fig.savefig(tmp, format="png", dpi=120, bbox_inches="tight")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-    return path
+    """Save a matplotlib figure as PNG atomically (120 dpi, tight bounding box)."""
+    return _atomic_savefig(fig, path, mkdir=True, format="png", dpi=120, bbox_inches="tight")

@@ -28,6 +28,8 @@ import warnings
 import numpy as np
 import torch
 
+from ..core.files import atomic_savefig
+
 MATRICES = ("dft", "hadamard", "butterfly", "butterfly+1%", "butterfly+10%", "gaussian")
 
 
@@ -121,7 +123,7 @@ def plot_widths(rows, widths, n, path):
     ax.set_title(f"kmatrix.project(M, 'kmatrix', width=w), n = {n}")
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
 
 

@@ -147,7 +147,9 @@ def draw(circuit: Circuit, path: str | os.PathLike | None = None, *, title: str 
     ax.set_title(title or f"{circuit.name}: size {circuit.size}, depth {circuit.depth}", fontsize=10)
     fig.tight_layout()
     if path is not None:
-        fig.savefig(path, dpi=dpi)
+        from ..core.files import atomic_savefig
+
+        atomic_savefig(fig, path, dpi=dpi)
         plt.close(fig)
     return fig
 

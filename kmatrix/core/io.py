@@ -43,7 +43,6 @@ the temporary file.
 from __future__ import annotations
 
 import os
-import secrets
 import sys
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -51,6 +50,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from .files import atomic_writer
 from .structured import FAMILIES, StructuredMatrix, family_name
 
 __all__ = ["DTYPES", "FORMAT_VERSION", "MAX_DEPTH", "load", "save"]
@@ -196,34 +196,10 @@ def save(matrix: StructuredMatrix, path: str | os.PathLike) -> None:
 
 
 def _atomic_torch_save(obj: Any, path: str) -> None:
-    """``torch.save`` to a fresh temporary file beside ``path`` (created with the usual mode,
-    umask applied), fsync, ``os.replace`` onto ``path``, fsync of the directory (best effort).
-    Any failure removes the temporary file and leaves ``path`` as it was."""
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            torch.save(obj, f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    try:  # make the rename itself durable
-        dfd = os.open(directory, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(dfd)
-    except OSError:
-        pass
-    finally:
-        os.close(dfd)
+    """``torch.save`` through :func:`kmatrix.core.files.atomic_writer` (temporary file beside
+    ``path``, fsync, ``os.replace``; a failure leaves ``path`` as it was)."""
+    with atomic_writer(path, "wb") as f:
+        torch.save(obj, f)
 
 
 # ---------------------------------------------------------------------- load

@@ -59,6 +59,8 @@ from pathlib import Path
 
 import torch
 
+from ..core.files import atomic_write
+
 __all__ = ["available", "backward", "forward", "library_path"]
 
 _SRC = Path(__file__).with_name("_butterfly_cpu.cpp")
@@ -256,16 +258,6 @@ def _remove(*paths: Path) -> None:
             os.unlink(path)
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    finally:
-        _remove(Path(tmp))
-
-
 def _open_checked(lib: Path) -> ctypes.CDLL:
     """``ctypes.CDLL(lib)`` after :func:`_verified`; OSError when it is not loadable."""
     reason = _verified(lib)
@@ -325,14 +317,14 @@ def _obtain(directory: Path, name: str, cxx: str, flags: list[str]) -> ctypes.CD
                 failure = proc.stderr.strip()[-2000:] or f"exit status {proc.returncode}"
             else:
                 os.chmod(tmp, 0o700)
-                _write_atomic(sumfile, _sha256(Path(tmp)) + "\n")
+                atomic_write(sumfile, _sha256(Path(tmp)) + "\n")
                 os.replace(tmp, lib)
                 try:
                     return _open_checked(lib)
                 except OSError as exc:  # built but not loadable (e.g. $CXX is a C compiler)
                     _remove(lib, sumfile)
                     failure = f"the built library does not load: {exc}"
-            _write_atomic(marker, failure)
+            atomic_write(marker, failure)
             raise _CompileError(f"{' '.join(flags)}: {failure}")
         finally:
             _remove(Path(tmp))

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import math
 
+from ...core.files import atomic_savefig
+
 
 def sparsity_figure(n: int, path: str) -> str:
     """Write the Figure-4 PNG for size n (a power of two ≥ 2) to ``path``; returns ``path``."""
@@ -48,7 +50,7 @@ def sparsity_figure(n: int, path: str) -> str:
         fontsize=11,
     )
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    atomic_savefig(fig, path, dpi=110)
     plt.close(fig)
     return path
 

@@ -11,7 +11,6 @@ package; ``--key`` picks the tensor when there are several).
 from __future__ import annotations
 
 import os
-import tempfile
 
 
 def _pick(tensors: dict, key: str | None, path: str):
@@ -56,26 +55,11 @@ def load_matrix(path: str, key: str | None = None):
     raise SystemExit(f"kmatrix project: unsupported input {path!r}: expected .npy, .pt, .pth or .safetensors")
 
 
-def save_atomic(W, path: str) -> None:
-    """``kmatrix.save`` to a temporary file next to ``path``, then ``os.replace``."""
-    from ...core.io import save
-
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".kmatrix-", suffix=".tmp")
-    os.close(fd)
-    try:
-        save(W, tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-
-
 _OPTIONS = ("rank", "nnz", "nblocks", "width", "expansion", "order", "perm", "lam")
 
 
 def _run(args) -> int:
+    from ...core.io import save
     from ...project import project
 
     M = load_matrix(args.matrix, args.key)
@@ -86,7 +70,7 @@ def _run(args) -> int:
         raise SystemExit(f"kmatrix project: {exc}") from exc
     print(report)
     if args.out:
-        save_atomic(W, args.out)
+        save(W, args.out)  # kmatrix.save writes atomically
         print(f"wrote {args.out} ({type(W).__name__}, {W.num_params} parameters)")
     return 0
 
