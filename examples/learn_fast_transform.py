@@ -69,13 +69,16 @@ print(
 # %%
 # :func:`~kmatrix.learn.recover` is the same recipe with random restarts (stopping at the first
 # restart whose matrix error is below ``success``) and the bookkeeping: it returns a
-# :class:`~kmatrix.learn.Recovery` with the best model and the fit histories.
+# :class:`~kmatrix.learn.Recovery` with the best model and the fit histories. (``init="random"``
+# keeps this recipe; with at least n samples the default first restart would instead project the
+# least-squares estimate of W onto BB* and finish with L-BFGS.)
 rec = recover(
     "dft",
     "kmatrix",
     n,
     width=1,
     restarts=3,
+    init="random",
     unitary_steps=steps[0],
     steps=steps[1],
     lbfgs_steps=steps[2],

@@ -37,6 +37,22 @@ def test_learn_command_writes_files(tmp_path, capsys):
     assert float(err) <= 1e-6
 
 
+def test_learn_command_init_option(tmp_path, capsys):
+    # --init project: the least-squares estimate projected onto BB*, a random permutation exactly
+    out = tmp_path / "perm"
+    assert main(["learn", "--target", "permutation", "--n", "16", "--complex", "--samples", "32", "--init", "project",
+                 "--restarts", "1", "--no-progress", "--out", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "starts project)" in text and "reached the 1e-06 goal" in text
+    P = make_target("permutation", 16, torch.Generator().manual_seed(0)).to(torch.complex128)
+    assert float((kmatrix.load(out / "learned.kmx").to_dense().detach() - P).norm() / P.norm()) <= 1e-10
+    assert main(["learn", "--target", "permutation", "--n", "16", "--samples", "8", "--init", "random", "--restarts",
+                 "1", "--unitary-steps", "5", "--steps", "5", "--lbfgs-steps", "5", "--no-progress"]) == 0
+    assert "starts random)" in capsys.readouterr().out
+    with pytest.raises(SystemExit, match="init: 'project' needs"):
+        main(["learn", "--target", "dft", "--n", "16", "--samples", "8", "--init", "project", "--no-progress"])
+
+
 def test_learn_command_bad_arguments(tmp_path, capsys):
     # usage errors: one line on stderr, exit status 2 (the CLI's error boundary returns it)
     assert main(["learn", "--target", "fourier", "--n", "8"]) == 2

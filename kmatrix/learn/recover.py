@@ -5,7 +5,15 @@ draw L random inputs X (Gaussian, real or complex as T), Y = X Tᵀ, and fit a f
 of the family with :func:`~kmatrix.learn.fit`, up to ``restarts`` times, stopping at the first
 restart whose matrix error ‖W − T‖_F / ‖T‖_F is ≤ ``success``. The recipe:
 
-* twiddle families (butterfly, kmatrix): Adam on unitary blocks (:func:`unitary_twiddles`,
+* kmatrix with at least n samples (``init="project"``, and the first restart of
+  ``init="auto"`` at width 1): a generic start from the samples, blind to the target's type: the
+  least-squares estimate Ŵ of W (X has full column rank, so ‖X Wᵀ − Y‖ is the matrix error
+  weighted by the sample covariance; padded to the K-matrix size N by the identity), projected
+  onto BB* by the hierarchical factorization
+  (:func:`kmatrix.project.kaleidoscope.hierarchical_twiddle`, its random combinations drawn
+  per restart; the other factors of a wider K-matrix start at I), then L-BFGS on the samples
+  (``lbfgs_steps``);
+* twiddle families (butterfly, kmatrix) otherwise: Adam on unitary blocks (:func:`unitary_twiddles`,
   ``unitary_steps``), then Adam on free twiddles (``steps``, lr/10), then L-BFGS (the finisher);
 * the others: a short Adam phase then L-BFGS (their least-squares problems are convex or
   benign: dense, Toeplitz, circulant, LDR, sparse are linear in θ; low rank has no spurious
@@ -23,13 +31,17 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..families import RealPart
+from ..families import KMatrix, RealPart
 from ..nn.registry import get_family
+from ..project.kaleidoscope import hierarchical_twiddle
 from .families import FAMILIES, make_family, unitary_twiddles
 from .fit import fit
 from .targets import TARGETS, make_target
 
-__all__ = ["Recovery", "recover"]
+__all__ = ["INITS", "Recovery", "recover"]
+
+#: the starts :func:`recover` accepts
+INITS = ("auto", "random", "project")
 
 
 @dataclass
@@ -38,17 +50,18 @@ class Recovery:
     ``errors`` / ``times`` (wall) / ``cpu_times`` (process CPU seconds, the fair figure on a
     shared machine) per restart, ``model`` the best model, ``params`` its parameter count
     (``num_params``), ``samples`` the number of samples L, ``histories`` the fit histories
-    (all phases) of the best restart, ``config`` the family member fitted, ``success_time`` the
-    seconds up to the best restart; ``row()`` is the record the CLI writes as CSV.
+    (all phases) of the best restart, ``config`` the family member fitted, ``inits`` the start
+    of each restart (``"project"`` or ``"random"``), ``success_time`` the seconds up to the
+    best restart; ``row()`` is the record the CLI writes as CSV.
 
     Examples
     --------
     >>> rec = kmatrix.learn.recover("dft", "kmatrix", 8, restarts=2, unitary_steps=100,
-    ...                             steps=100, lbfgs_steps=100)
+    ...                             steps=100, lbfgs_steps=100, init="random")
     >>> rec.config, rec.params, rec.samples
     ('KMatrix width=1 complex', 96, 16)
-    >>> rec.error < 1e-6, rec.restarts, [h.phase[0] for h in rec.histories]
-    (True, 1, ['adam', 'adam'])
+    >>> rec.error < 1e-6, rec.restarts, [h.phase[0] for h in rec.histories], rec.inits
+    (True, 1, ['adam', 'adam'], ['random'])
     >>> sorted(rec.row())[:4]
     ['config', 'error', 'family', 'n']
     """
@@ -67,6 +80,7 @@ class Recovery:
     histories: list = field(default_factory=list)
     config: str = ""
     samples: int = 0
+    inits: list[str] = field(default_factory=list)
 
     @property
     def success_time(self) -> float:
@@ -126,6 +140,7 @@ def recover(
     seed: int = 0,
     max_time: float | None = None,
     progress: bool | None = None,
+    init: str = "auto",
 ) -> Recovery:
     """Learn ``target`` (n×n) with ``family`` from ``samples`` random Gaussian samples, up to
     ``restarts`` random restarts.
@@ -143,6 +158,22 @@ def recover(
     U₁ D U₂ such as a convolution) and ``unitary_spread`` (0.1: start near the identity); see
     :func:`unitary_twiddles`.
     ``seed`` fixes the target's randomness, the samples and every restart's initialisation.
+    ``init``: ``"random"`` (every restart from a random member and the unitary phase),
+    ``"project"`` (every restart from the least-squares estimate Ŵ of W, projected onto BB*
+    by :func:`kmatrix.project.kaleidoscope.hierarchical_twiddle`, then L-BFGS: a generic start
+    that does not read the target; needs the kmatrix family,
+    no ``real_part``, and ``samples`` ≥ n) or
+    ``"auto"`` (default: for a width-1 K-matrix with ``samples`` ≥ n the first restart is
+    projected, the others random; otherwise all random). Width ≥ 2 is not projected by
+    default: its other factors start at I, and from there L-BFGS did worse than the random
+    recipe on a non-member (DCT, n = 32, width 2: 7.6e-2 against 1.9e-2), while at width 1
+    the projected start was as good or better on every non-member tried (n = 32: DCT 0.51
+    against 0.54, DST, Hartley, Legendre, Toeplitz, low rank, randn within 4%) and 3–5×
+    faster.
+    Measured (loaded 2-core machine, 1 thread, seed 0, complex width-1 K-matrix, 2n samples):
+    at n = 256 the first, projected restart recovers a random permutation (error 8.7e-16, 1.2
+    CPU s) and a random convolution (1.8e-15, 0.1 CPU s), where random restarts of the unitary
+    recipe (80–120 CPU s each) ended at 9.3e-2 and 0.81.
 
     Returns a :class:`Recovery`. Cost: each step is one forward and one reverse pass of the
     family's fast product on the L samples.
@@ -166,6 +197,8 @@ def recover(
         fam = get_family(family)
     except (TypeError, ValueError):
         raise ValueError(f"family: expected one of {', '.join(FAMILIES)}, got {family!r}") from None
+    if not isinstance(init, str) or init not in INITS:
+        raise ValueError(f"init: expected one of {', '.join(INITS)}, got {init!r}")
     if isinstance(restarts, bool) or not isinstance(restarts, int) or restarts < 1:
         raise ValueError(f"restarts: expected a positive integer, got {restarts!r}")
     g = torch.Generator()
@@ -193,6 +226,17 @@ def recover(
     if data_dtype.is_complex:
         X = X / math.sqrt(2)
     Y = X @ T.T.to(data_dtype)
+    projectable = isinstance(probe, KMatrix) and L >= n
+    if init == "project" and not projectable:
+        raise ValueError(f"init: 'project' needs the kmatrix family without real_part and samples ≥ n = {n} "
+                         f"(got family {family!r}, real_part={real_part}, {L} samples)")
+    W_hat = None
+    if init == "project" or (init == "auto" and projectable and probe.width == 1):
+        # the least-squares estimate of W, extended by the identity to N×N (as kmatrix.benes)
+        W_hat = torch.linalg.lstsq(X, Y).solution.T
+        pad = torch.eye(probe.size, dtype=W_hat.dtype)
+        pad[:n, :n] = W_hat
+        W_hat = pad
     rec = Recovery(target, family, n, probe.num_params, config=_config(probe), samples=L)
     start = time.perf_counter()
     for r in range(restarts):
@@ -204,12 +248,23 @@ def recover(
         gr.manual_seed(seed * 1000003 + r + 1)
         M = make_family(family, n, budget=budget, width=width, dtype=dtype, complex_output=complex_output, generator=gr)
         hist = []
-        if fam.twiddles and unitary_steps > 0:
+        start_kind = "project" if W_hat is not None and (init == "project" or r == 0) else "random"
+        rec.inits.append(start_kind)
+        if start_kind == "project":
+            tw, _off = hierarchical_twiddle(W_hat, gr)
+            with torch.no_grad():
+                full = torch.eye(2, dtype=M.twiddle.dtype).expand(M.twiddle.shape).clone()
+                full[:1] = tw.to(full.dtype)
+                M.twiddle.copy_(full)
+            if lbfgs_steps > 0:
+                hist.append(fit(M, X, Y, optimizer="lbfgs", steps=lbfgs_steps, tol=tol, max_time=left,
+                                progress=progress))
+        elif fam.twiddles and unitary_steps > 0:
             with unitary_twiddles(M, gr, scaled=unitary_scales, spread=unitary_spread):
                 hist.append(fit(M, X, Y, optimizer="auto" if unitary_lbfgs_steps else "adam", lr=lr,
                                 steps=unitary_steps, lbfgs_steps=unitary_lbfgs_steps, tol=tol,
                                 max_time=left, progress=progress))
-        if hist and hist[-1].status == "converged":
+        if start_kind == "project" or (hist and hist[-1].status == "converged"):
             pass
         else:
             left = None if max_time is None else max(0.0, max_time - (time.perf_counter() - start))

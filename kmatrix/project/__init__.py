@@ -14,7 +14,7 @@ family              method                                     optimal    params
 ``sparse+lowrank``  robust PCA, ADMM + polish                  no         lam, rank, nnz, tol
 ``monarch``         blockwise rank-r SVD                       yes        nblocks, rank
 ``butterfly``       hierarchical rank-1 factorization          no         order, perm, refine
-``kmatrix``         butterfly init + Adam + L-BFGS             no         width, expansion, ...
+``kmatrix``         butterfly or BB* init, Adam, L-BFGS        no         width, expansion, ...
 ==================  =========================================  =========  ===================
 
 M may be a torch tensor or a numpy array, real or complex, float32 or float64. The method runs

@@ -30,11 +30,11 @@ def run_learn(args) -> int:
                   restarts=args.restarts, samples=args.samples, unitary_steps=args.unitary_steps,
                   unitary_lbfgs_steps=args.unitary_lbfgs_steps, steps=args.steps, lbfgs_steps=args.lbfgs_steps,
                   success=args.success, seed=args.seed, max_time=args.max_time,
-                  progress=None if args.progress else False)
+                  progress=None if args.progress else False, init=args.init)
     wall = time.perf_counter() - t0
     errs = ", ".join(f"{e:.2e}" for e in rec.errors)
     print(f"learn {args.target} (n = {args.n}) with {rec.config}: {rec.params} parameters")
-    print(f"restarts: {rec.restarts} (errors {errs})")
+    print(f"restarts: {rec.restarts} (errors {errs}; starts {', '.join(rec.inits)})")
     print(f"best relative error ||W - T||_F / ||T||_F = {rec.error:.3e}  "
           f"({'reached' if rec.error <= args.success else 'NOT reached'} the {args.success:g} goal) "
           f"in {wall:.1f} s ({rec.success_time:.1f} s up to the best restart)")
@@ -75,6 +75,9 @@ def add_learn_arguments(p) -> None:
     p.add_argument("--unitary-steps", type=int, default=2000, help="Adam steps on unitary blocks (twiddle families)")
     p.add_argument("--unitary-lbfgs-steps", type=int, default=0,
                    help="L-BFGS steps closing the unitary phase (default 0; 1500 for a permutation)")
+    p.add_argument("--init", default="auto", choices=["auto", "random", "project"],
+                   help="start: project = least-squares estimate projected onto BB* (kmatrix, samples ≥ n); "
+                        "auto (default) = project the first restart when possible at width 1, random otherwise")
     p.add_argument("--steps", type=int, default=1000, help="Adam steps before L-BFGS")
     p.add_argument("--lbfgs-steps", type=int, default=500, help="L-BFGS steps of the free phase (default 500)")
     p.add_argument("--success", type=float, default=1e-6, help="stop restarting at this error (default 1e-6)")
