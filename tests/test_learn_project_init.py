@@ -140,3 +140,20 @@ def test_recover_init_options():
         recover("dft", "dense", n, samples=2 * n, init="project")
     with pytest.raises(ValueError, match="init: expected one of"):
         recover("dft", "kmatrix", n, init="spectral")
+
+
+def test_recover_defaults_take_the_projected_start():
+    # With nothing but the target, family and size, a width-1 K-matrix gets n samples (a
+    # full-rank set) and the projected first restart: a random permutation at n = 64 comes out
+    # exact. Independent check: the learned dense matrix is a permutation matrix (one entry 1
+    # per row and column, the rest 0, to 1e-10). Width 2 keeps the "twice the unknowns" sample
+    # rule and random starts.
+    r = recover("permutation", "kmatrix", 64, width=1, restarts=1, progress=False)
+    assert r.samples == 64 and r.inits == ["project"]
+    W = r.model.to_dense()
+    ones = (W - 1).abs() <= 1e-10
+    assert (ones.sum(0) == 1).all() and (ones.sum(1) == 1).all()
+    assert W.masked_fill(ones, 0).abs().max().item() <= 1e-10
+    r2 = recover("permutation", "kmatrix", 64, width=2, restarts=1, unitary_steps=2, steps=2,
+                 lbfgs_steps=2, progress=False)
+    assert r2.inits == ["random"]

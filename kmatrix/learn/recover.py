@@ -150,7 +150,8 @@ def recover(
     on complex samples (W ≈ T as a complex matrix) unless ``real_part``: then RealPart(W) is
     fitted on real samples (Re W ≈ T; how the DCT/DST are reached). ``samples``: default
     max(16, min(n, ⌈2·params / n⌉)) — twice as many equations as unknowns, which the matrix
-    error (reported) checks. ``success``: stop restarting at this matrix error. ``tol``: each fit's
+    error (reported) checks — and n for a width-1 K-matrix under ``init="auto"`` (the projected
+    start needs a full-rank sample set). ``success``: stop restarting at this matrix error. ``tol``: each fit's
     target (relative training error). ``max_time``: wall-clock budget for all restarts.
     ``unitary_steps`` / ``unitary_lbfgs_steps``: Adam / L-BFGS steps of the unitary phase
     (twiddle families; L-BFGS there polishes a unitary target such as a permutation before the
@@ -218,6 +219,8 @@ def recover(
     data_dtype = torch.complex128 if (cplx and not complex_output) else torch.float64
     if samples is None:  # twice as many real equations as real unknowns, at most n samples
         L = max(16, min(n, math.ceil(2 * probe.num_real_params / (n * (2 if data_dtype.is_complex else 1)))))
+        if init == "auto" and isinstance(probe, KMatrix) and probe.width == 1:
+            L = max(L, n)  # the projected start needs a full-rank sample set
     else:
         L = samples
     if isinstance(L, bool) or not isinstance(L, int) or L < 1:

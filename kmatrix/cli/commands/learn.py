@@ -71,7 +71,7 @@ def add_learn_arguments(p) -> None:
     p.add_argument("--complex", action="store_true", help="a complex family for a real target (complex samples)")
     p.add_argument("--real-part", action="store_true", help="RealPart of a complex family on real samples (DCT, DST)")
     p.add_argument("--restarts", type=int, default=8, help="random restarts at most (default 8)")
-    p.add_argument("--samples", type=int, default=None, help="number of samples (default: twice the unknowns, ≤ n)")
+    p.add_argument("--samples", type=int, default=None, help="number of samples (default: twice the unknowns, ≤ n; n for a width-1 kmatrix, whose first restart then starts from the projected estimate)")
     p.add_argument("--unitary-steps", type=int, default=2000, help="Adam steps on unitary blocks (twiddle families)")
     p.add_argument("--unitary-lbfgs-steps", type=int, default=0,
                    help="L-BFGS steps closing the unitary phase (default 0; 1500 for a permutation)")
