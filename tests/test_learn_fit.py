@@ -96,7 +96,9 @@ def _recover(make, target_dense, X, restarts=3, **kw):
     best = math.inf
     for _ in range(restarts):
         M = make()
-        fit(SingleLayer(M), X, Y, progress=False, **{"steps": 300, **kw})
+        with warnings.catch_warnings():  # a restart may diverge (warned, best parameters kept)
+            warnings.simplefilter("ignore", FitDivergedWarning)
+            fit(SingleLayer(M), X, Y, progress=False, **{"steps": 300, **kw})
         best = min(best, _rel(M.to_dense().detach(), target_dense))
         if best <= 1e-9:
             break
