@@ -46,6 +46,9 @@
 #include <omp.h>
 #endif
 #include <vector>
+#if defined(__AVX512F__) || (defined(__F16C__) && defined(__AVX__))
+#include <immintrin.h>
+#endif
 
 typedef int64_t i64;
 
@@ -192,7 +195,45 @@ template <> struct Conv<f16_t, float> {
   typedef VT<float>::vec vec;
   static inline float get(const f16_t* p) { return f16_to_f(*p); }
   static inline void put(f16_t* p, float v) { *p = f_to_f16(v); }
-#ifdef KMX_NATIVE_F16
+#if defined(__AVX512F__)
+  // The hardware conversions (vcvtph2ps / vcvtps2ph, round to nearest even, NaNs quieted): GCC 12
+  // lowers __builtin_convertvector on _Float16 vectors to one conversion per element without
+  // AVX512-FP16 (measured: float16 rows 1.8x the float32 time, bfloat16 1.02x).
+  static inline vec load(const f16_t* p) {
+    __m256i h;
+    std::memcpy(&h, p, sizeof(h));
+    const __m512 f = _mm512_cvtph_ps(h);
+    vec v;
+    std::memcpy(&v, &f, sizeof(v));
+    return v;
+  }
+  static inline void store(f16_t* p, vec v) {
+    __m512 f;
+    std::memcpy(&f, &v, sizeof(f));
+    const __m256i h = _mm512_cvtps_ph(f, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    std::memcpy(p, &h, sizeof(h));
+  }
+#elif defined(__F16C__) && defined(__AVX__)
+  static inline vec load(const f16_t* p) {
+    __m128i h0, h1;
+    std::memcpy(&h0, p, sizeof(h0));
+    std::memcpy(&h1, reinterpret_cast<const char*>(p) + 16, sizeof(h1));
+    const __m256 f0 = _mm256_cvtph_ps(h0), f1 = _mm256_cvtph_ps(h1);
+    vec v;
+    std::memcpy(&v, &f0, sizeof(f0));
+    std::memcpy(reinterpret_cast<char*>(&v) + 32, &f1, sizeof(f1));
+    return v;
+  }
+  static inline void store(f16_t* p, vec v) {
+    __m256 f0, f1;
+    std::memcpy(&f0, &v, sizeof(f0));
+    std::memcpy(&f1, reinterpret_cast<const char*>(&v) + 32, sizeof(f1));
+    const __m128i h0 = _mm256_cvtps_ph(f0, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    const __m128i h1 = _mm256_cvtps_ph(f1, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    std::memcpy(p, &h0, sizeof(h0));
+    std::memcpy(reinterpret_cast<char*>(p) + 16, &h1, sizeof(h1));
+  }
+#elif defined(KMX_NATIVE_F16)
   typedef _Float16 hvec __attribute__((vector_size(32)));
   static inline vec load(const f16_t* p) {
     hvec h;
