@@ -68,7 +68,23 @@ def atomic_writer(path: str | os.PathLike, mode: str = "wb", *, mkdir: bool = Fa
 
 
 def atomic_write(path: str | os.PathLike, data: bytes | str, *, mkdir: bool = False) -> None:
-    """Write ``data`` (bytes, or text as UTF-8) to ``path`` atomically (see the module)."""
+    """Write ``data`` (bytes, or text as UTF-8) to ``path`` atomically (see the module).
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from kmatrix.core.files import atomic_write, atomic_writer
+    >>> path = os.path.join(tempfile.mkdtemp(), "notes.txt")
+    >>> atomic_write(path, "first")
+    >>> try:
+    ...     with atomic_writer(path, "w") as f:
+    ...         _ = f.write("half of a second version")
+    ...         raise RuntimeError("interrupted")
+    ... except RuntimeError:
+    ...     pass
+    >>> open(path).read()  # the interrupted write left the file as it was
+    'first'
+    """
     if isinstance(data, str):
         data = data.encode()
     if not isinstance(data, (bytes, bytearray, memoryview)):
