@@ -5,15 +5,17 @@ back-to-back calls for ≥ 20 ms between two events, after warm-up; ``torch.cuda
 before reading them):
 
 1. Forward at n ∈ {1024, …, 16384}, batch ∈ {256, …, 16384} on the same x (batch, n): the raw
-   ``butterfly_multiply`` of one butterfly (F = 1) and of BB* (F = 2, one fused launch: what
-   ``KMatrix(n, width=1)`` runs), ``torch.fft.rfft(x)``, a dense ``F.linear(x, W)`` (n×n) and a
+   ``butterfly_multiply`` of one butterfly (F = 1) and of BB* (F = 2, one fused launch) on the
+   triton kernel (``backend="triton"``), BB* on the plain-torch path (``backend="torch"``, the
+   automatic choice's alternative), ``torch.fft.rfft(x)``, a dense ``F.linear(x, W)`` (n×n) and a
    two-bmm Monarch (block-diagonal R of √n blocks, permutation, block-diagonal L; n = m1·m2).
    Achieved bandwidth of the kernel = (bytes of x read + y written) / time, as a fraction of
    the device's peak, *measured* here as the rate of a large device-to-device copy (1 GiB
    read + 1 GiB written); rfft's counts its real input and complex output. The twiddle
    (re-read per tile, mostly from L2) is not counted: the fraction is a lower bound.
-2. ``KLinear(n, n)`` (triton backend, chosen automatically for CUDA tensors) vs
-   ``nn.Linear(n, n)``: forward (no grad) and forward+backward (x and parameters require grad).
+2. ``KLinear(n, n)`` (the automatic choice for CUDA tensors: triton, or the torch path where it
+   measured faster, :func:`kmatrix.kernels.triton.cuda_prefers_torch`) vs ``nn.Linear(n, n)``:
+   forward (no grad) and forward+backward (x and parameters require grad).
 
 Each size takes one compilation per kernel configuration (seconds each, cached on disk by
 triton); the first call at a size is excluded from timing (warm-up).
@@ -35,6 +37,7 @@ from ..kernels import butterfly_multiply
 from ._timing import format_table
 
 DEVICE = "cuda"  # a module constant so that a CPU dry run of the table code can replace it
+KERNEL = "triton"  # the B / BB* columns: the kernel itself, whatever the automatic choice
 COPY_NUMEL = 2**28  # float32 entries of the peak-bandwidth copy (1 GiB)
 NS = [1024, 2048, 4096, 8192, 16384]
 BATCHES = [256, 1024, 4096, 8192, 16384]  # 8192: the issue's KLinear target
@@ -74,7 +77,10 @@ def precompile(ns, jobs: int | None = None) -> None:
     """Compile the configurations the tables use, in parallel processes (triton compiles each
     (n, factors, kind) once, single-threaded, tens of seconds for the large backward kernels;
     the disk cache then serves this process)."""
-    tasks = [("bwd", n, 2) for n in sorted(ns, reverse=True)]
+    from ..kernels import triton as tk
+
+    # the backward kernel runs only where the automatic choice takes triton with a gradient
+    tasks = [("bwd", n, 2) for n in sorted(ns, reverse=True) if not tk.cuda_prefers_torch(n, True)]
     tasks += [(k, n, f) for n in sorted(ns, reverse=True) for k, f in (("fwd", 2), ("fwd", 1))]
     jobs = jobs or max(1, min(len(tasks), (os.cpu_count() or 2) - 1))
     t0 = time.perf_counter()
@@ -149,8 +155,11 @@ def forward_table(repeats: int, peak: float, gen: torch.Generator, ns, batches):
             x3 = x.unsqueeze(1)
             with torch.no_grad():
                 t = {
-                    "B": cuda_time(lambda: butterfly_multiply(tw1, x3, [True]), repeats),  # noqa: B023
-                    "BB*": cuda_time(lambda: butterfly_multiply(tw2, x3, [False, True]), repeats),  # noqa: B023
+                    "B": cuda_time(lambda: butterfly_multiply(tw1, x3, [True], backend=KERNEL), repeats),  # noqa: B023
+                    "BB*": cuda_time(lambda: butterfly_multiply(tw2, x3, [False, True], backend=KERNEL), repeats),  # noqa: B023
+                    "BB* torch": cuda_time(
+                        lambda: butterfly_multiply(tw2, x3, [False, True], backend="torch"), repeats  # noqa: B023
+                    ),
                     "rfft": cuda_time(lambda: torch.fft.rfft(x), repeats),  # noqa: B023
                     "dense": cuda_time(lambda: F.linear(x, W), repeats),  # noqa: B023
                     "monarch": cuda_time(lambda: monarch(x), repeats),  # noqa: B023
@@ -158,12 +167,12 @@ def forward_table(repeats: int, peak: float, gen: torch.Generator, ns, batches):
             io = 2 * b * n * 4
             rfft_io = b * n * 4 + b * (n // 2 + 1) * 8
             rows.append([
-                f"{n}x{b}", *(t[k] * 1e3 for k in ("B", "BB*", "rfft", "dense", "monarch")),
+                f"{n}x{b}", *(t[k] * 1e3 for k in ("B", "BB*", "BB* torch", "rfft", "dense", "monarch")),
                 t["B"] / t["rfft"], t["dense"] / t["B"], t["monarch"] / t["BB*"],
                 io / t["B"] / peak, io / t["BB*"] / peak, rfft_io / t["rfft"] / peak,
             ])  # fmt: skip
     headers = [
-        "n x batch", "B ms", "BB* ms", "rfft ms", "dense ms", "monarch ms", "B/rfft",
+        "n x batch", "B ms", "BB* ms", "BB* torch ms", "rfft ms", "dense ms", "monarch ms", "B/rfft",
         "dense/B", "monarch/BB*", "B bw frac", "BB* bw frac", "rfft bw frac",
     ]  # fmt: skip
     return headers, rows
@@ -210,10 +219,12 @@ def main(
     print(f"measured peak bandwidth (1 GiB device copy, read + write): {peak / 1e9:.0f} GB/s\n")
     headers, rows = forward_table(repeats, peak, gen, ns, batches)
     print("Forward (no grad): B = butterfly_multiply one butterfly, BB* = two factors in one "
-          "launch (KMatrix w=1); bw frac = (x + y bytes) / time / measured peak")  # fmt: skip
+          "launch (KMatrix w=1), both on the triton kernel; BB* torch = the same on the plain-torch "
+          "path (batched matmuls); bw frac = (x + y bytes) / time / measured peak")  # fmt: skip
     print(format_table(headers, rows), flush=True)
     if not skip_klinear:
         headers, rows = klinear_table(repeats, gen, ns, batches)
-        print("\nKLinear(n, n) vs nn.Linear(n, n): forward (no grad), forward+backward")
+        print("\nKLinear(n, n) vs nn.Linear(n, n): forward (no grad), forward+backward "
+              "(KLinear on the automatic choice: triton, or the torch path where it measured faster)")
         print(format_table(headers, rows))
     return 0
