@@ -43,7 +43,8 @@ def atomic_writer(path: str | os.PathLike, mode: str = "wb", *, mkdir: bool = Fa
     if mode not in ("wb", "w"):
         raise ValueError(f"mode: expected 'wb' or 'w', got {mode!r}")
     if not isinstance(path, (str, os.PathLike)):
-        raise TypeError(f"path: expected a file path (str or os.PathLike), got {type(path).__name__}")
+        kind = type(path).__name__
+        raise TypeError(f"path: expected a file path (str or os.PathLike), got {kind}")
     path = os.fspath(path)
     directory = os.path.dirname(os.path.abspath(path))
     if mkdir:

@@ -9,9 +9,10 @@ Layout as in :mod:`kmatrix.kernels`: ``twiddle`` (F, S, L, N/2, 2, 2) holds F bu
 ⋯ B_0 x per stack index. The F·L stages of the chain are fused in one launch:
 
 * forward: program (tile, s) loads a tile of BB batch rows of stack index s into registers
-  (float32; BB·N·c_x ≤ :data:`FORWARD_TILE` values), applies the T = F·L stages and stores the tile once. Stage t (factor f = t // L,
-  level k = t mod L, stride 2^k or N/2^(k+1)) views the tile as (BB, N/(2·stride), 2, stride),
-  moves the pair axis last and splits it: lo, hi = the (x_i, x_{i+stride}) pairs, pair index
+  (float32; BB·N·c_x ≤ :data:`FORWARD_TILE` values), applies the T = F·L stages and stores
+  the tile once. Stage t (factor f = t // L, level k = t mod L, stride 2^k or N/2^(k+1))
+  views the tile as (BB, N/(2·stride), 2, stride), moves the pair axis last and splits it:
+  lo, hi = the (x_i, x_{i+stride}) pairs, pair index
   p = group·stride + r; y_lo = a·lo + b·hi, y_hi = c·lo + d·hi with (a, b, c, d) =
   twiddle[f, s, k, p]; then joins back. N, L, T, the strides (``INC``, a bitmask of the F
   stride orders) and BB are compile-time constants, so all indexing is static. Memory traffic:
