@@ -364,3 +364,21 @@ def test_compile_fullgraph_before_the_kernel_is_loaded():
     res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
     assert res.returncode == 0, res.stderr[-3000:]
     assert res.stdout.split() == ["ok", "True"]
+
+
+def test_forward_reads_a_parametrized_bias():
+    # forward reads weight and bias from the module dicts; a bias moved out of _parameters by
+    # torch.nn.utils.parametrize must still be used. Reference: dense algebra in float64.
+    from torch.nn.utils import parametrize
+
+    layer = StructuredLinear(16, 12, "kmatrix", dtype=torch.float64)
+
+    class Double(torch.nn.Module):
+        def forward(self, b):
+            return 2 * b
+
+    parametrize.register_parametrization(layer, "bias", Double())
+    x = torch.randn(5, 16, dtype=torch.float64)
+    W = layer.to_dense().detach()
+    ref = x @ W.T + 2 * layer.parametrizations.bias.original.detach()
+    assert torch.allclose(layer(x), ref, rtol=1e-12, atol=1e-12)
