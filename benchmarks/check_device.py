@@ -1,6 +1,6 @@
 """Run every zoo family on an accelerator against its CPU result (a prepared GPU check).
 
-    PYTHONPATH=. python benchmarks/check_device.py [--device cuda] [--n 64]
+    PYTHONPATH=. python benchmarks/check_device.py [--device cuda] [--n 64] [--shard I/K]
 
 For each zoo entry and dtype: build on CPU, copy to the device with ``.to(device)``, and compare
 the forward product, the transpose, the conjugate transpose and the gradients of θ and x with
@@ -53,23 +53,31 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--device", default="cuda")
     p.add_argument("--n", type=int, default=64)
+    p.add_argument("--shard", default="0/1",
+                   help="I/K: run only the cases whose index is I mod K (K processes in parallel "
+                        "compile K kernels at a time on a GPU)")  # fmt: skip
     args = p.parse_args(argv)
+    try:
+        shard, shards = (int(v) for v in args.shard.split("/"))
+        if not 0 <= shard < shards:
+            raise ValueError
+    except ValueError:
+        p.error(f"--shard: expected I/K with 0 <= I < K, got {args.shard!r}")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         print("no CUDA device")
         return 2
-    gen = torch.Generator().manual_seed(0)
     failures = 0
     t0 = time.perf_counter()
-    for entry in ZOO:
-        for dtype in (torch.float32, torch.complex64, torch.float64):
-            if dtype not in entry.dtypes:
-                continue
-            try:
-                ok, msg = check(entry, dtype, args.n, args.device, gen)
-            except Exception as exc:  # noqa: BLE001 - report and go on: one line per case
-                ok, msg = False, f"{type(exc).__name__}: {str(exc)[:200]}"
-            failures += not ok
-            print(f"{'ok  ' if ok else 'FAIL'} {entry.name:28s} {str(dtype)[6:]:10s} {msg}", flush=True)
+    cases = [(e, d) for e in ZOO for d in (torch.float32, torch.complex64, torch.float64) if d in e.dtypes]
+    for index in range(shard, len(cases), shards):
+        entry, dtype = cases[index]
+        gen = torch.Generator().manual_seed(index)  # the same draws whatever the sharding
+        try:
+            ok, msg = check(entry, dtype, args.n, args.device, gen)
+        except Exception as exc:  # noqa: BLE001 - report and go on: one line per case
+            ok, msg = False, f"{type(exc).__name__}: {str(exc)[:200]}"
+        failures += not ok
+        print(f"{'ok  ' if ok else 'FAIL'} {entry.name:28s} {str(dtype)[6:]:10s} {msg}", flush=True)
     print(f"{failures} failures, {time.perf_counter() - t0:.1f} s, torch {torch.__version__}, device {args.device}")
     return 1 if failures else 0
 

@@ -21,8 +21,8 @@ import time
 
 import torch
 
-FWD_TILES = [1024, 2048, 4096, 8192, 16384]
-BWD_TILES = [1024, 2048, 4096]
+FWD_TILES = [8192, 16384, 32768]  # around the default (kmatrix.kernels.triton.FORWARD_TILE)
+BWD_TILES = [4096, 8192, 16384]  # around BACKWARD_TILE
 WARPS = [4, 8, 16]
 
 
