@@ -51,6 +51,15 @@ def test_learn_command_init_option(tmp_path, capsys):
     assert "starts random)" in capsys.readouterr().out
     with pytest.raises(SystemExit, match="init: 'project' needs"):
         main(["learn", "--target", "dft", "--n", "16", "--samples", "8", "--init", "project", "--no-progress"])
+    # a real K-matrix misses a real circulant (its U1 D U2 needs complex blocks): the hint names
+    # --complex; with --complex the same command recovers it
+    assert main(["learn", "--target", "convolution", "--n", "16", "--restarts", "1", "--unitary-steps", "5",
+                 "--steps", "5", "--lbfgs-steps", "5", "--no-progress"]) == 0
+    assert "hint:" in capsys.readouterr().out
+    assert main(["learn", "--target", "convolution", "--n", "16", "--restarts", "1", "--complex",
+                 "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "reached the 1e-06 goal" in text and "hint:" not in text
 
 
 def test_learn_command_bad_arguments(tmp_path, capsys):

@@ -38,6 +38,12 @@ def run_learn(args) -> int:
     print(f"best relative error ||W - T||_F / ||T||_F = {rec.error:.3e}  "
           f"({'reached' if rec.error <= args.success else 'NOT reached'} the {args.success:g} goal) "
           f"in {wall:.1f} s ({rec.success_time:.1f} s up to the best restart)")
+    if rec.error > args.success and "project" in rec.inits and rec.model is not None \
+            and not rec.model.is_complex:
+        # target-blind: the projected start of a real K-matrix reaches only products U1 D U2 with
+        # orthogonal 2x2 blocks; many real transforms (a real circulant) need complex blocks
+        print("hint: a real K-matrix's projected start covers U1 D U2 with orthogonal 2x2 blocks only; "
+              "--complex fits a complex K-matrix (complex blocks, e.g. a real circular convolution)")
     if args.out:
         rows = [{"target": args.target, "family": args.family, "n": args.n, "config": rec.config,
                  "params": rec.params, "restart": i, "error": e, "time_s": round(t, 3)}
