@@ -133,8 +133,8 @@ def markdown(rows: list[dict], n: int, loaded: bool = True) -> str:
 
 
 def main(argv=None) -> int:
+    from ..core.files import atomic_write
     from ..learn import TARGETS
-    from ..learn.report import atomic_write
     from ..nn import FAMILIES
 
     ap = argparse.ArgumentParser(prog="kmatrix bench recovery_table", description=__doc__.split("\n\n")[0])

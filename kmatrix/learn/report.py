@@ -7,7 +7,7 @@ import csv
 import io
 import math
 
-from ..core.files import atomic_write
+from ..core.files import atomic_savefig, atomic_write
 
 __all__ = ["atomic_write", "history_curve", "plot_atlas", "plot_curves", "write_csv"]
 
@@ -38,10 +38,10 @@ def plot_curves(path: str, curves: list[tuple[str, list[float], list[float]]], t
     ax.grid(True, which="both", alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110)
-    plt.close(fig)
-    atomic_write(path, buf.getvalue())
+    try:
+        atomic_savefig(fig, path, format="png", dpi=110)
+    finally:
+        plt.close(fig)
 
 
 def history_curve(histories) -> tuple[list[float], list[float]]:
@@ -91,7 +91,7 @@ def plot_atlas(rows: list[dict], path: str) -> None:
     handles, labels = axes[0][0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8)
     fig.tight_layout(rect=(0, 0.06 if nrows > 1 else 0.12, 1, 1))
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=100)
-    plt.close(fig)
-    atomic_write(path, buf.getvalue())
+    try:
+        atomic_savefig(fig, path, format="png", dpi=100)
+    finally:
+        plt.close(fig)
