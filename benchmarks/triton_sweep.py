@@ -21,17 +21,19 @@ import time
 
 import torch
 
+from kmatrix.kernels.triton import _launch_shape as DEFAULT_SHAPE
+
 FWD_TILES = [8192, 16384, 32768]  # around the default (kmatrix.kernels.triton.FORWARD_TILE)
 BWD_TILES = [4096, 8192, 16384]  # around BACKWARD_TILE
 WARPS = [4, 8, 16]
 
 
 def _patch(tk, elems: int, warps: int) -> None:
+    """Make the kernels use tiles of ``elems`` values and ``warps`` warps (the rows per tile
+    still from kmatrix's own rule, :data:`DEFAULT_SHAPE`)."""
+
     def shape(batch, n, complex_x, _elems, backward=False):
-        bb = 1
-        while bb * 2 * n * (2 if complex_x else 1) <= elems and bb < batch:
-            bb *= 2
-        return bb, warps
+        return DEFAULT_SHAPE(batch, n, complex_x, elems, backward)[0], warps
 
     tk._launch_shape = shape
 
@@ -75,7 +77,6 @@ def main() -> int:
     from kmatrix.bench._butterfly_gpu import cuda_time, peak_bandwidth
     from kmatrix.kernels import triton as tk
 
-    default_shape = tk._launch_shape
     tasks = []
     for n in a.ns:
         for kind, tiles in (("fwd", a.fwd_tiles), ("bwd", a.bwd_tiles)):
@@ -137,8 +138,8 @@ def main() -> int:
                         io = 3 * x.numel() * 4
                     bb, _ = tk._launch_shape(a.batch, n, False, elems)
                     rows.append((t, elems, w, bb, io / t / peak))
-            tk._launch_shape = default_shape
-            dbb, dw = default_shape(a.batch, n, False,
+            tk._launch_shape = DEFAULT_SHAPE
+            dbb, dw = DEFAULT_SHAPE(a.batch, n, False,
                                     tk.FORWARD_TILE if kind == "fwd" else tk.BACKWARD_TILE,
                                     backward=kind == "bwd")  # fmt: skip
             best = min(rows)[0] if rows else None
