@@ -48,7 +48,6 @@ _plans: dict = {}
 #: False unless the default backend is "fused" (kept in step by kmatrix.kernels.set_backend)
 enabled = True
 _PLANS_MAX = 256
-_POPULATE_MIN_BYTES = 1 << 20  # below this cpu._populate does nothing
 # torch functions called on every product, bound once (a module attribute lookup each saved)
 _grad_enabled = torch.is_grad_enabled
 _autocast_enabled = torch.is_autocast_enabled
@@ -79,7 +78,7 @@ def _plan(twiddle: Tensor, x: Tensor, S: int, N: int, increasing, factors: int |
     scalars = 2 if x.is_complex() else 1  # the kernel's strides count real scalars
     strides = (ctypes.c_int64 * 5)(S * N * scalars, 0, N * scalars, scalars, 1)
     incs_c = (ctypes.c_int * max(1, F))(*map(int, incs))
-    plan = (fn, incs_c, strides, L, F, S * N * x.element_size())
+    plan = (fn, incs_c, strides, L, F)
     if len(_plans) >= _PLANS_MAX:
         _plans.clear()
     _plans[key] = plan
@@ -151,7 +150,7 @@ def _run(twiddle: Tensor, x: Tensor, S: int, N: int, increasing, factors) -> Ten
         plan = _plan(twiddle, x, S, N, increasing, factors)
         if plan is None:
             return None
-    fn, incs_c, strides, L, F, row_bytes = plan
+    fn, incs_c, strides, L, F = plan
     numel = x.numel()
     if numel == 0:
         return None
@@ -159,8 +158,6 @@ def _run(twiddle: Tensor, x: Tensor, S: int, N: int, increasing, factors) -> Ten
     y = _empty_like(x)
     if L == 0 or F == 0:
         return y.copy_(x)
-    if B * row_bytes >= _POPULATE_MIN_BYTES:
-        cpu._populate(y)
     code = fn(twiddle.data_ptr(), x.data_ptr(), y.data_ptr(), B, S, L, F, incs_c, strides, strides,
               _num_threads())  # fmt: skip
     if code:

@@ -419,39 +419,6 @@ def _row_view(t: torch.Tensor, kernel_complex: bool) -> tuple[torch.Tensor, int,
     return t, 1, [sb, 0, ss, sn, 1]
 
 
-_MADV_POPULATE_WRITE = 23  # Linux >= 5.14
-_POPULATE_MIN_BYTES = 1 << 20
-_madvise = None
-
-
-def _populate(t: torch.Tensor) -> torch.Tensor:
-    """Pre-fault a fresh output buffer with one ``madvise(MADV_POPULATE_WRITE)``.
-
-    Large buffers that the allocator has just returned to the OS and mapped again otherwise take
-    one page fault per 4 KiB page inside the kernel (about 2 µs each on a VM: 8 ms for the two
-    16 MiB outputs of a KMatrix product at 4096 × 1024, more than the product itself). A no-op
-    where unsupported (other OS, older kernel) or for small buffers.
-    """
-    global _madvise
-    nbytes = t.numel() * t.element_size()
-    if nbytes < _POPULATE_MIN_BYTES or _madvise is False:
-        return t
-    if _madvise is None:
-        try:
-            libc = ctypes.CDLL(None, use_errno=True)
-            _madvise = libc.madvise
-            _madvise.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
-            _madvise.restype = ctypes.c_int
-        except (OSError, AttributeError):
-            _madvise = False
-            return t
-    start = (t.data_ptr() + 4095) & ~4095
-    end = (t.data_ptr() + nbytes) & ~4095
-    if end > start and _madvise(start, end - start, _MADV_POPULATE_WRITE) != 0:
-        _madvise = False  # EINVAL: the kernel does not know the advice; stop trying
-    return t
-
-
 def _arr(v: list[int]):
     return (ctypes.c_int64 * 5)(*v)
 
@@ -555,7 +522,6 @@ def forward(twiddle: torch.Tensor, x: torch.Tensor, increasing) -> torch.Tensor:
         return y
     if L == 0 or F == 0:
         return y.copy_(x)
-    _populate(y)
     kc = tw.is_complex()
     _, crow, xst = _row_view(x, kc)
     _, _, yst = _row_view(y, kc)
@@ -592,7 +558,6 @@ def backward(
         return gtw, gx.zero_()
     if L == 0 or F == 0:
         return gtw, gx.copy_(grad)
-    _populate(gx)
     kc = tw.is_complex()
     _, crow, xst = _row_view(x, kc)
     _, _, gyst = _row_view(grad, kc)
