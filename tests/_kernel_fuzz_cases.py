@@ -58,7 +58,7 @@ def cases(gen):
     bad("op twiddle 2x3 blocks", "twiddle")(lambda: OP(tw((1, 2, 3, 4, 2, 3)), xs(), [True]))
     bad("op stack mismatch", "twiddle")(lambda: OP(tw(), xs((5, 3, 8)), [True]))
     bad("op x 2-d", "x")(lambda: OP(tw(), xs((5, 8)), [True]))
-    bad("op x N=6", "twiddle")(lambda: OP(tw(), xs((5, 2, 6)), [True]))
+    bad("op x N=6", "x")(lambda: OP(tw(), xs((5, 2, 6)), [True]))
     bad("op x int64", "x")(lambda: OP(tw(), xs(dtype=torch.int64), [True]))
     bad("op twiddle int32", "twiddle")(lambda: OP(tw(dtype=torch.int32), xs(), [True]))
     bad("op x sparse", "x")(lambda: OP(tw(), xs().to_sparse(), [True]))

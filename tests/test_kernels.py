@@ -483,3 +483,30 @@ def test_chain_bad_input(gen):
         butterfly_multiply(tw[0], x, [True])
     with pytest.raises(ValueError, match="twiddle: expected shape"):
         butterfly_multiply(tw[:, :, :2], x, [True, False])
+
+
+def test_chain_shape_is_the_one_shape_check_of_every_entry(gen):
+    """kernels._shapes.chain_shape: (S, N, L, F) for the shapes of the module docstring, the
+    same ValueError (naming the argument) from the public entry, the op, the CPU kernel's
+    boundary and (without triton's own limits) the triton launcher."""
+    from kmatrix.kernels import cpu, op
+    from kmatrix.kernels._shapes import chain_shape
+
+    x = torch.randn(3, 2, 8, generator=gen)
+    one = torch.randn(2, 3, 4, 2, 2, generator=gen)
+    assert chain_shape(one, x) == (2, 8, 3, None)
+    assert chain_shape(one.expand(5, *one.shape), x, single=False) == (2, 8, 3, 5)
+    with pytest.raises(ValueError, match=r"twiddle: expected shape \(factors, 2, 3, 4, 2, 2\)"):
+        chain_shape(one, x, single=False)  # the op and triton take only the stacked form
+    bad = torch.randn(2, 2, 4, 2, 2, generator=gen)  # L = 2 for N = 8
+    wrong_n = torch.randn(3, 2, 6, generator=gen)
+    entries = [
+        lambda t, v: butterfly_multiply(t, v, True),
+        lambda t, v: op.check_op_args(t.unsqueeze(0), v, [True]),
+        lambda t, v: cpu.forward(t, v, True),
+    ]
+    for call in entries:
+        with pytest.raises(ValueError, match=r"twiddle: expected shape .*2, 3, 4, 2, 2\)"):
+            call(bad, x)
+        with pytest.raises(ValueError, match="x: the last dimension N must be a power of two"):
+            call(one, wrong_n)

@@ -55,6 +55,7 @@ import torch
 from .._torch_compat import apply_function, plain_eager
 from . import _lean, cpu  # noqa: F401 (kmatrix.kernels.cpu: the kernel module)
 from . import triton as triton_kernels
+from ._shapes import chain_shape
 from .blocked import chain_blocked
 from .op import ButterflyMultiply, _use_kernel, decompositions, reference_chain
 from .reference import butterfly_multiply_reference
@@ -130,23 +131,7 @@ def _check(twiddle: torch.Tensor, x: torch.Tensor, increasing_stride) -> list[bo
             raise TypeError(
                 f"{name}: expected a floating-point or complex tensor, got dtype {t.dtype}"
             )
-    if x.dim() != 3:
-        raise ValueError(f"x: expected shape (batch, stack, N), got {tuple(x.shape)}")
-    s, n = int(x.shape[1]), int(x.shape[2])  # ints also under torch.jit.trace
-    if n < 1 or n & (n - 1):
-        raise ValueError(f"x: the last dimension N must be a power of two, got {n}")
-    levels = n.bit_length() - 1
-    expected = (s, levels, n // 2, 2, 2)
-    if twiddle.dim() == 6 and tuple(twiddle.shape[1:]) == expected:
-        factors = twiddle.shape[0]
-    elif tuple(twiddle.shape) == expected:
-        factors = None
-    else:
-        raise ValueError(
-            f"twiddle: expected shape (stack, log2 N, N/2, 2, 2) = {expected}, or "
-            f"(factors, {', '.join(map(str, expected))}), for x of shape {tuple(x.shape)}, "
-            f"got {tuple(twiddle.shape)}"
-        )
+    factors = chain_shape(twiddle, x)[3]
     if twiddle.device != x.device:
         raise ValueError(
             f"twiddle and x: expected the same device, got {twiddle.device} and {x.device}"

@@ -60,6 +60,7 @@ from pathlib import Path
 import torch
 
 from ..core.files import atomic_write
+from ._shapes import chain_shape
 
 __all__ = ["available", "backward", "forward", "library_path"]
 
@@ -464,18 +465,8 @@ def _check_call(twiddle, x, increasing, grad=None) -> tuple[torch.Tensor, object
         if twiddle.dtype == torch.float32:
             allowed += ", bfloat16 or float16"
         raise TypeError(f"x: expected dtype {allowed} to match twiddle, got {x.dtype}")
-    if x.dim() != 3:
-        raise ValueError(f"x: expected shape (batch, stack, N), got {tuple(x.shape)}")
-    _, S, N = x.shape
-    if N < 1 or N & (N - 1):
-        raise ValueError(f"x: the last dimension N must be a power of two, got {N}")
-    L = N.bit_length() - 1
+    chain_shape(twiddle, x)
     tw = twiddle if twiddle.dim() == 6 else twiddle.unsqueeze(0)
-    if tw.dim() != 6 or tuple(tw.shape[1:]) != (S, L, N // 2, 2, 2):
-        raise ValueError(
-            f"twiddle: expected shape (S, L, N/2, 2, 2) = {(S, L, N // 2, 2, 2)} or (F, ...) of it "
-            f"for x of shape {tuple(x.shape)}, got {tuple(twiddle.shape)}"
-        )
     F = tw.shape[0]
     if isinstance(increasing, (bool, int)):
         incs = [bool(increasing)] * F

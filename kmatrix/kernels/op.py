@@ -31,6 +31,7 @@ from torch import Tensor
 
 from .._torch_compat import apply_function, plain_eager, register_global_decomposition
 from . import cpu
+from ._shapes import chain_shape
 from .blocked import chain_blocked
 from .reference import butterfly_multiply_reference, butterfly_multiply_reference_backward
 
@@ -76,19 +77,7 @@ def check_op_args(twiddle, x, increasing, grad=None) -> None:
             raise TypeError(f"{name}: expected a floating-point or complex tensor, got {t.dtype}")
         if t.layout != torch.strided:
             raise ValueError(f"{name}: expected a dense (strided) tensor, got layout {t.layout}")
-    if x.dim() != 3:
-        raise ValueError(f"x: expected shape (batch, stack, N), got {tuple(x.shape)}")
-    _, S, N = x.shape  # sizes may be symbolic under torch.compile: compare, never bit-twiddle
-    if twiddle.dim() != 6 or not (
-        tuple(twiddle.shape[4:]) == (2, 2)
-        and twiddle.shape[1] == S
-        and N == 2 ** twiddle.shape[2]
-        and twiddle.shape[3] == N // 2
-    ):
-        raise ValueError(
-            f"twiddle: expected shape (F, S, L, N/2, 2, 2) with N = 2^L, for x of shape "
-            f"{tuple(x.shape)} (batch, S, N): got {tuple(twiddle.shape)}"
-        )
+    chain_shape(twiddle, x, single=False)  # sizes may be symbolic under torch.compile
     if not (twiddle.dtype == x.dtype or (x.is_complex() and twiddle.dtype == x.dtype.to_real())):
         raise TypeError(
             f"twiddle: dtype {twiddle.dtype} does not fit x of dtype {x.dtype} (expected "
