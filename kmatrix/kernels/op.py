@@ -218,16 +218,25 @@ class ButterflyMultiply(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad: Tensor):
         """(grad_twiddle, grad_x, None) through :class:`ButterflyMultiplyBackward`."""
-        twiddle, x = ctx.saved_tensors
-        need_tw, need_x = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        if not (need_tw or need_x):
-            return None, None, None
-        args = (twiddle, x, grad.contiguous(), ctx.increasing)
-        if plain_eager(*args[:3]):
-            gt, gx = apply_function(ButterflyMultiplyBackward, *args)
-        else:
-            gt, gx = ButterflyMultiplyBackward.apply(*args)
-        return (gt if need_tw else None), (gx if need_x else None), None
+
+        def grads(twiddle, x):
+            args = (twiddle, x, grad.contiguous(), ctx.increasing)
+            if plain_eager(*args[:3]):
+                return apply_function(ButterflyMultiplyBackward, *args)
+            return ButterflyMultiplyBackward.apply(*args)
+
+        return chain_grads(ctx, grads)
+
+
+def chain_grads(ctx, grads):
+    """The backward of a Function ``(twiddle, x, increasing) -> y`` that saved (twiddle, x):
+    ``grads(twiddle, x) -> (grad_twiddle, grad_x)`` runs only when either is needed, and each
+    is returned only where its input needs it: (grad_twiddle | None, grad_x | None, None)."""
+    need_tw, need_x = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
+    if not (need_tw or need_x):
+        return None, None, None
+    gt, gx = grads(*ctx.saved_tensors)
+    return (gt if need_tw else None), (gx if need_x else None), None
 
 
 class ButterflyMultiplyBackward(torch.autograd.Function):

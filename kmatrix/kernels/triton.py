@@ -60,7 +60,7 @@ import torch
 from torch import Tensor
 
 from ._shapes import chain_shape
-from .op import check_orders_and_grad
+from .op import ButterflyMultiplyBackward, chain_grads, check_orders_and_grad
 
 __all__ = [
     "MAX_ROW",
@@ -340,15 +340,10 @@ class TritonButterflyMultiply(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad: Tensor):
-        twiddle, x = ctx.saved_tensors
-        need_tw, need_x = ctx.needs_input_grad[0], ctx.needs_input_grad[1]
-        if not (need_tw or need_x):
-            return None, None, None
-        grad = _plain(grad).contiguous()
-        if torch.is_grad_enabled():  # create_graph=True: keep the backward differentiable
-            from .op import ButterflyMultiplyBackward
+        def grads(twiddle, x):
+            g = _plain(grad).contiguous()
+            if torch.is_grad_enabled():  # create_graph=True: keep the backward differentiable
+                return ButterflyMultiplyBackward.apply(twiddle, x, g, ctx.increasing)
+            return backward(twiddle, x, g, ctx.increasing)
 
-            gt, gx = ButterflyMultiplyBackward.apply(twiddle, x, grad, ctx.increasing)
-        else:
-            gt, gx = backward(twiddle, x, grad, ctx.increasing)
-        return (gt if need_tw else None), (gx if need_x else None), None
+        return chain_grads(ctx, grads)
