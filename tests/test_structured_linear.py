@@ -382,3 +382,49 @@ def test_forward_reads_a_parametrized_bias():
     W = layer.to_dense().detach()
     ref = x @ W.T + 2 * layer.parametrizations.bias.original.detach()
     assert torch.allclose(layer(x), ref, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("family", FAMS)
+def test_large_no_grad_output_gets_the_bias_in_place_and_nothing_else_changes(family, gen):
+    """Past _INPLACE_BIAS_MIN_NUMEL outputs, a product recording no gradient adds the bias into
+    the weight's own new output. Against the zoo reference in float64 (1e-11 normwise, as
+    above), under no_grad, inference_mode, and with grad enabled but nothing requiring it; the
+    input, the weight and the bias are unchanged, and a gradient-recording call still
+    differentiates (the bias gradient is the column sums of the upstream gradient)."""
+    from kmatrix.nn import structured_linear as sl
+
+    layer = StructuredLinear(60, 50, family, dtype=torch.float64, generator=gen, **CASES[family][0])
+    rows = sl._INPLACE_BIAS_MIN_NUMEL // 50 + 1  # the weight's output is at least 50 wide
+    x = torch.randn(rows, 60, generator=gen, dtype=torch.float64)
+    x0 = x.clone()
+    state0 = {k: v.clone() for k, v in layer.state_dict().items()}
+    want, R = _reference_out(layer, x)
+    layer.requires_grad_(False)
+    for ctx in (torch.no_grad, torch.inference_mode, torch.enable_grad):
+        with ctx():
+            y = layer(x)
+        assert normwise_error(y, want, R, x) <= 1e-11, (family, ctx.__name__)
+        if ctx is torch.no_grad:  # the in-place add bumped the output's version counter
+            assert y._version >= 1, family
+    layer.requires_grad_(True)
+    torch.testing.assert_close(x, x0, rtol=0, atol=0)
+    for k, v in layer.state_dict().items():
+        torch.testing.assert_close(v, state0[k], rtol=0, atol=0)
+    g = torch.randn(rows, 50, generator=gen, dtype=torch.float64)
+    layer(x).backward(g)
+    torch.testing.assert_close(layer.bias.grad, g.sum(0), rtol=1e-12, atol=1e-10)
+
+
+def test_in_place_bias_never_writes_into_the_input(gen, monkeypatch):
+    """A weight whose product returns its input (identity-like families do) gets y + b, not x
+    overwritten."""
+    layer = StructuredLinear(64, 64, "dense", generator=gen).double()
+    monkeypatch.setattr(layer.weight, "forward", lambda v: v)
+    from kmatrix.nn import structured_linear as sl
+
+    x = torch.randn(sl._INPLACE_BIAS_MIN_NUMEL // 64 + 1, 64, generator=gen, dtype=torch.float64)
+    x0 = x.clone()
+    with torch.no_grad():
+        y = layer(x)
+    torch.testing.assert_close(x, x0, rtol=0, atol=0)
+    torch.testing.assert_close(y, x0 + layer.bias.detach(), rtol=0, atol=0)

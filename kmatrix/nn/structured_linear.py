@@ -16,6 +16,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .._torch_compat import plain_eager
 from ..core.validation import check_positive_int
 from . import registry
 from .registry import build, check_budget, get_family, solve_budget, uniform
@@ -23,6 +24,7 @@ from .registry import build, check_budget, get_family, solve_budget, uniform
 __all__ = ["StructuredLinear"]
 
 _MISSING = object()  # a bias that is not a plain parameter entry (see forward)
+_INPLACE_BIAS_MIN_NUMEL = 1 << 16  # below this a new output costs less than the checks
 
 
 class StructuredLinear(nn.Module):
@@ -182,13 +184,26 @@ class StructuredLinear(nn.Module):
         m, n = weight.shape
         if n != self.in_features:
             x = F.pad(x, (0, n - self.in_features))
-        y = weight(x)
-        if m != self.out_features:
-            y = y[..., : self.out_features]
+        full = weight(x)
+        y = full[..., : self.out_features] if m != self.out_features else full
         if bias is None:
             return y
         if y.dtype != bias.dtype and not y.is_complex() and torch.is_autocast_enabled(y.device.type):
             bias = bias.to(y.dtype)  # as F.linear under autocast: the bias joins the cast dtype
+        if (
+            not torch.compiler.is_compiling()  # a size test would guard an exported batch size
+            and full.numel() >= _INPLACE_BIAS_MIN_NUMEL
+            and plain_eager(full, bias)
+            and y.dtype == bias.dtype
+            and not full.requires_grad
+            and not (bias.requires_grad and torch.is_grad_enabled())
+            and 0 not in full.stride()  # not an expanded (self-overlapping) view
+            and full.untyped_storage().data_ptr() != x.untyped_storage().data_ptr()
+        ):
+            # Nothing records a gradient and the weight's output is its own new tensor (not x,
+            # which identity-like families return): add the bias in place, one pass over y
+            # instead of a new output (KLinear(4096) at batch 1024: 0.72 -> 0.14 ms of ~4.5).
+            return y.add_(bias)
         return y + bias
 
     def to_dense(self) -> torch.Tensor:
