@@ -64,6 +64,9 @@ typedef int64_t i64;
 #ifndef KMX_RMAX_B
 #define KMX_RMAX_B 2
 #endif
+#ifndef KMX_LO_MAX  // passes whose lowest stride 2^lo has lo below this get a compiled-in lo
+#define KMX_LO_MAX 12
+#endif
 #ifndef KMX_DEFER_MAX_KB
 #define KMX_DEFER_MAX_KB 8192
 #endif
@@ -438,10 +441,10 @@ template <class T> struct Shuf {
 // MV: row planes per tile for real data (a tile holds V*MV batch rows; element n of the tile
 // is MV vectors, plane p holding rows p*V .. p*V+V-1). Complex data: one plane, two vectors
 // (re, im) per element.
-template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
+// The stage arithmetic on a tile (independent of the storage type of the rows, so bfloat16,
+// float16 and float32 rows share one instantiation).
+template <class T, bool CPLX, int MV = 1> struct Passes {
   typedef typename VT<T>::vec vec;
-  typedef Conv<ST, T> CV;
-  typedef Shuf<T> SH;
   static constexpr int V = VT<T>::V;
   static constexpr int PL = CPLX ? 1 : MV;  // row planes
   static constexpr int RT = V * PL;         // batch rows per tile
@@ -513,30 +516,36 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
   // Stages k0 .. k0+R-1, whose bits (log2 strides) form the range [lo, lo+R): src -> dst
   // (may alias). Group (h, l) = the 2^R elements base + m 2^lo, base = h 2^(lo+R) + l; at the
   // stage of bit lo+q, element m pairs with m | 2^q and its pair index is
-  // h 2^(lo+R-1) + (m without bit q) 2^lo + l.
-  template <int R, bool INC>
+  // h 2^(lo+R-1) + (m without bit q) 2^lo + l. LO >= 0 fixes lo at compile time: every
+  // element and twiddle offset of a group is then an immediate from one data pointer and one
+  // twiddle pointer per stage, where a runtime lo needs ~20 live addresses (spilled: measured
+  // 7% of the stage time, 25% once the arithmetic is halved by the normalised stages).
+  template <int R, bool INC, int LO = -1>
   static void fwd_pass(const vec* src, vec* dst, const T* tw, int L, i64 N, int k0) {
     constexpr int M = 1 << R;
-    const int lo = INC ? k0 : L - k0 - R;
+    const int lo = LO >= 0 ? LO : (INC ? k0 : L - k0 - R);
     const i64 half = N / 2, nh = N >> (lo + R), nl = i64(1) << lo;
     const T* tk[R];
     KMX_UNROLL for (int j = 0; j < R; ++j) tk[j] = tw + i64(k0 + j) * half * TW;
     for (i64 h = 0; h < nh; ++h) {
+      const vec* sp = src + (h << (lo + R)) * C;
+      vec* dp = dst + (h << (lo + R)) * C;
+      const i64 ph = (h << (lo + R - 1)) * TW;
       for (i64 l = 0; l < nl; ++l) {
-        const i64 base = (h << (lo + R)) | l, pbase = ((h << (lo + R - 1)) | l) * TW;
         vec v[M][C];
         KMX_UNROLL for (int m = 0; m < M; ++m)
-          KMX_UNROLL for (int c = 0; c < C; ++c) v[m][c] = src[(base + (i64(m) << lo)) * C + c];
+          KMX_UNROLL for (int c = 0; c < C; ++c) v[m][c] = sp[(l + (i64(m) << lo)) * C + c];
         KMX_UNROLL for (int j = 0; j < R; ++j) {
           const int q = INC ? j : R - 1 - j;
+          const T* tj = tk[j] + ph + l * TW;
           KMX_UNROLL for (int m = 0; m < M; ++m) {
             if ((m >> q) & 1) continue;
             const int mp = ((m >> (q + 1)) << q) | (m & ((1 << q) - 1));
-            block(tk[j] + pbase + (i64(mp) << lo) * TW, v[m], v[m | (1 << q)]);
+            block(tj + (i64(mp) << lo) * TW, v[m], v[m | (1 << q)]);
           }
         }
         KMX_UNROLL for (int m = 0; m < M; ++m)
-          KMX_UNROLL for (int c = 0; c < C; ++c) dst[(base + (i64(m) << lo)) * C + c] = v[m][c];
+          KMX_UNROLL for (int c = 0; c < C; ++c) dp[(l + (i64(m) << lo)) * C + c] = v[m][c];
       }
     }
   }
@@ -590,8 +599,26 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
   static constexpr int RMAX_F = CPLX ? 2 : KMX_RMAX_F;
   static constexpr int RMAX_B = CPLX ? 2 : KMX_RMAX_B;
 
+  // fwd_pass<R, INC, lo> for lo in [LO, KMX_LO_MAX); false when lo is outside (runtime lo).
+  template <int R, bool INC, int LO = 0>
+  static bool fwd_pass_at(int lo, const vec* src, vec* dst, const T* tw, int L, i64 N, int k0) {
+    if constexpr (LO < KMX_LO_MAX) {
+      if (lo == LO) {
+        fwd_pass<R, INC, LO>(src, dst, tw, L, N, k0);
+        return true;
+      }
+      return fwd_pass_at<R, INC, LO + 1>(lo, src, dst, tw, L, N, k0);
+    }
+    return false;
+  }
+
   template <bool INC>
   static void run_fwd(int r, const vec* src, vec* dst, const T* tw, int L, i64 N, int k0) {
+    const int lo = INC ? k0 : L - k0 - r;
+    if constexpr (RMAX_F >= 3) {
+      if (r == 3 && fwd_pass_at<3, INC>(lo, src, dst, tw, L, N, k0)) return;
+    }
+    if (r == 2 && fwd_pass_at<2, INC>(lo, src, dst, tw, L, N, k0)) return;
     switch (r) {
       case 1: fwd_pass<1, INC>(src, dst, tw, L, N, k0); break;
       case 2: fwd_pass<2, INC>(src, dst, tw, L, N, k0); break;
@@ -632,6 +659,24 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern {
     for (int j = 0; j < P; ++j) rs.push_back(L / P + (j < L % P ? 1 : 0));
     return rs;
   }
+
+};
+
+template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern : Passes<T, CPLX, MV> {
+  typedef Passes<T, CPLX, MV> P;
+  typedef typename P::vec vec;
+  typedef Conv<ST, T> CV;
+  typedef Shuf<T> SH;
+  using P::C;
+  using P::PL;
+  using P::RMAX_B;
+  using P::RMAX_F;
+  using P::RT;
+  using P::TW;
+  using P::V;
+  using P::run_bwd_pass;
+  using P::run_fwd_pass;
+  using P::schedule;
 
   // Row r of the batch (r in [0, rows)), stack s: offset in scalars.
   struct Strides {
