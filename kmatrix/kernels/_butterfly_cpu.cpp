@@ -67,6 +67,9 @@ typedef int64_t i64;
 #ifndef KMX_LO_MAX  // passes whose lowest stride 2^lo has lo below this get a compiled-in lo
 #define KMX_LO_MAX 12
 #endif
+#ifndef KMX_NORM_MIN_ROWS  // forward calls with at least this many rows per stack run normalised
+#define KMX_NORM_MIN_ROWS 256
+#endif
 #ifndef KMX_DEFER_MAX_KB
 #define KMX_DEFER_MAX_KB 8192
 #endif
@@ -469,6 +472,17 @@ template <class T, bool CPLX, int MV = 1> struct Passes {
     }
   }
 
+  // A normalised real block (see normalize()): [x0, x1] <- [[1, p], [q, 1]] [x0, x1] with
+  // p = t[1], q = t[2]: two fused multiply-adds per pair of vectors instead of four products.
+  static inline void block_n(const T* t, vec* x0, vec* x1) {
+    const T p = t[1], q = t[2];
+    KMX_UNROLL for (int c = 0; c < C; ++c) {
+      const vec u = x0[c], v = x1[c];
+      x0[c] = u + p * v;
+      x1[c] = q * u + v;
+    }
+  }
+
   // Backward of one block: g <- [[a,b],[c,d]]^H g, gt += g x^H (lane sums; DEFER: partial
   // lane sums added to the accumulator vectors ga, reduced once per thread at the end).
   template <bool DEFER>
@@ -520,7 +534,7 @@ template <class T, bool CPLX, int MV = 1> struct Passes {
   // element and twiddle offset of a group is then an immediate from one data pointer and one
   // twiddle pointer per stage, where a runtime lo needs ~20 live addresses (spilled: measured
   // 7% of the stage time, 25% once the arithmetic is halved by the normalised stages).
-  template <int R, bool INC, int LO = -1>
+  template <int R, bool INC, int LO = -1, bool NORM = false>
   static void fwd_pass(const vec* src, vec* dst, const T* tw, int L, i64 N, int k0) {
     constexpr int M = 1 << R;
     const int lo = LO >= 0 ? LO : (INC ? k0 : L - k0 - R);
@@ -541,7 +555,8 @@ template <class T, bool CPLX, int MV = 1> struct Passes {
           KMX_UNROLL for (int m = 0; m < M; ++m) {
             if ((m >> q) & 1) continue;
             const int mp = ((m >> (q + 1)) << q) | (m & ((1 << q) - 1));
-            block(tj + (i64(mp) << lo) * TW, v[m], v[m | (1 << q)]);
+            if constexpr (NORM) block_n(tj + (i64(mp) << lo) * TW, v[m], v[m | (1 << q)]);
+            else block(tj + (i64(mp) << lo) * TW, v[m], v[m | (1 << q)]);
           }
         }
         KMX_UNROLL for (int m = 0; m < M; ++m)
@@ -600,35 +615,103 @@ template <class T, bool CPLX, int MV = 1> struct Passes {
   static constexpr int RMAX_B = CPLX ? 2 : KMX_RMAX_B;
 
   // fwd_pass<R, INC, lo> for lo in [LO, KMX_LO_MAX); false when lo is outside (runtime lo).
-  template <int R, bool INC, int LO = 0>
+  template <int R, bool INC, bool NORM, int LO = 0>
   static bool fwd_pass_at(int lo, const vec* src, vec* dst, const T* tw, int L, i64 N, int k0) {
     if constexpr (LO < KMX_LO_MAX) {
       if (lo == LO) {
-        fwd_pass<R, INC, LO>(src, dst, tw, L, N, k0);
+        fwd_pass<R, INC, LO, NORM>(src, dst, tw, L, N, k0);
         return true;
       }
-      return fwd_pass_at<R, INC, LO + 1>(lo, src, dst, tw, L, N, k0);
+      return fwd_pass_at<R, INC, NORM, LO + 1>(lo, src, dst, tw, L, N, k0);
     }
     return false;
   }
 
-  template <bool INC>
+  template <bool INC, bool NORM>
   static void run_fwd(int r, const vec* src, vec* dst, const T* tw, int L, i64 N, int k0) {
     const int lo = INC ? k0 : L - k0 - r;
     if constexpr (RMAX_F >= 3) {
-      if (r == 3 && fwd_pass_at<3, INC>(lo, src, dst, tw, L, N, k0)) return;
+      if (r == 3 && fwd_pass_at<3, INC, NORM>(lo, src, dst, tw, L, N, k0)) return;
     }
-    if (r == 2 && fwd_pass_at<2, INC>(lo, src, dst, tw, L, N, k0)) return;
+    if (r == 2 && fwd_pass_at<2, INC, NORM>(lo, src, dst, tw, L, N, k0)) return;
     switch (r) {
-      case 1: fwd_pass<1, INC>(src, dst, tw, L, N, k0); break;
-      case 2: fwd_pass<2, INC>(src, dst, tw, L, N, k0); break;
-      case 3: if constexpr (RMAX_F >= 3) fwd_pass<3, INC>(src, dst, tw, L, N, k0); break;
-      default: if constexpr (RMAX_F >= 4) fwd_pass<4, INC>(src, dst, tw, L, N, k0); break;
+      case 1: fwd_pass<1, INC, -1, NORM>(src, dst, tw, L, N, k0); break;
+      case 2: fwd_pass<2, INC, -1, NORM>(src, dst, tw, L, N, k0); break;
+      case 3: if constexpr (RMAX_F >= 3) fwd_pass<3, INC, -1, NORM>(src, dst, tw, L, N, k0); break;
+      default: if constexpr (RMAX_F >= 4) fwd_pass<4, INC, -1, NORM>(src, dst, tw, L, N, k0); break;
     }
   }
-  static void run_fwd_pass(int r, const vec* src, vec* dst, const T* tw, int L, i64 N, int k0, bool inc) {
-    if (inc) run_fwd<true>(r, src, dst, tw, L, N, k0);
-    else run_fwd<false>(r, src, dst, tw, L, N, k0);
+  // norm: the twiddles are normalize()'s (real data only).
+  static void run_fwd_pass(int r, const vec* src, vec* dst, const T* tw, int L, i64 N, int k0, bool inc,
+                           bool norm = false) {
+    if constexpr (!CPLX) {
+      if (norm) {
+        if (inc) run_fwd<true, true>(r, src, dst, tw, L, N, k0);
+        else run_fwd<false, true>(r, src, dst, tw, L, N, k0);
+        return;
+      }
+    }
+    if (inc) run_fwd<true, false>(r, src, dst, tw, L, N, k0);
+    else run_fwd<false, false>(r, src, dst, tw, L, N, k0);
+  }
+
+  // The normalised chain (real twiddles). Each 2x2 block of each stage, applied to entries
+  // (i, j) that carry the scales (s_i, s_j) left by the blocks before it (1 at the start), is
+  //   [[a, b], [c, d]] diag(s_i, s_j) = diag(a s_i, d s_j) [[1, p], [q, 1]],
+  //   p = b s_j / (a s_i),  q = c s_i / (d s_j),
+  // and (a s_i, d s_j) become the scales of (i, j). So y = diag(s) P_{K-1} ... P_0 x with every
+  // P_k made of [[1, p], [q, 1]] blocks: two fused multiply-adds per pair instead of two
+  // products and two multiply-adds, and one product per entry (the final scale s, applied when
+  // the tile is stored). The identity is exact for any s; rounding the computed p, q and s adds
+  // one rounding per stage and entry, the same order as the direct products' (each computed
+  // value is the direct one times known scales). nt gets [0, p, q, 0] in tw's layout
+  // (F, S, L, N/2, 4), scale the final s (S, N). Scales drift down stage after stage (|a| < 1
+  // for rotations: the default Butterfly and KMatrix inits reach 2^-35 at N = 4096, a width-2
+  // KMatrix 2^-83), which is harmless: the tile then holds x / s, far from overflow for data
+  // below ~2^38 (and a tile whose result is not finite is recomputed directly, see forward).
+  // Refused (false: the caller runs the direct stages) when a pivot a s_i or d s_j is not in
+  // [2^-90, 2^30] or a coefficient |p|, |q| exceeds 2^90, NaN and infinities included: blocks
+  // like [[0, 1], [1, 0]] (a zero pivot), non-finite twiddles, scales that would bring the
+  // tile's entries near float32's range ends. O(F S L N) arithmetic, in T.
+  static bool normalize(const T* tw, i64 S, int L, int F, const int* inc, T* nt, T* scale) {
+    const i64 N = i64(1) << L, half = N / 2;
+    const T p90 = T(i64(1) << 45) * T(i64(1) << 45);
+    const T lo = T(1) / p90, hi = T(i64(1) << 30);
+    for (i64 s = 0; s < S; ++s) {
+      T* sc = scale + s * N;
+      std::fill(sc, sc + N, T(1));
+      for (int f = 0; f < F; ++f) {
+        for (int k = 0; k < L; ++k) {
+          const i64 off = ((i64(f) * S + s) * L + k) * half * 4;
+          const T* t = tw + off;
+          T* o = nt + off;
+          const i64 st = inc[f] ? (i64(1) << k) : (N >> (k + 1));
+          bool ok = true;
+          for (i64 g = 0; g < N; g += 2 * st) {
+            const T* tg = t + (g / 2) * 4;
+            T* og = o + (g / 2) * 4;
+            T* s0 = sc + g;
+            T* s1 = sc + g + st;
+            for (i64 j = 0; j < st; ++j) {
+              const T a = tg[4 * j] * s0[j], b = tg[4 * j + 1] * s1[j];
+              const T c = tg[4 * j + 2] * s0[j], d = tg[4 * j + 3] * s1[j];
+              const T p = b / a, q = c / d;
+              og[4 * j] = T(0);
+              og[4 * j + 1] = p;
+              og[4 * j + 2] = q;
+              og[4 * j + 3] = T(0);
+              s0[j] = a;
+              s1[j] = d;
+              const T aa = a < 0 ? -a : a, ad = d < 0 ? -d : d;
+              const T ap = p < 0 ? -p : p, aq = q < 0 ? -q : q;
+              ok &= (aa >= lo) & (aa <= hi) & (ad >= lo) & (ad <= hi) & (ap <= p90) & (aq <= p90);
+            }
+          }
+          if (!ok) return false;
+        }
+      }
+    }
+    return true;
   }
   template <bool INC, bool DEFER>
   static void run_bwd(int r, const vec* act, vec* G, const T* tw, T* gtw, vec* gacc, int L, i64 N,
@@ -676,6 +759,7 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern : Passes<T, 
   using P::V;
   using P::run_bwd_pass;
   using P::run_fwd_pass;
+  using P::normalize;
   using P::schedule;
 
   // Row r of the batch (r in [0, rows)), stack s: offset in scalars.
@@ -760,10 +844,15 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern : Passes<T, 
     }
   }
 
-  static void scatter(const vec* tile, ST* y, const Strides& st, i64 r0, i64 nv, i64 s, i64 N) {
+  // Stores the tile's rows; scale (real data, normalised stages): entry n of every row is
+  // multiplied by scale[n] first.
+  // Returns false when a scale was given and a stored value is not finite (true otherwise).
+  static bool scatter(const vec* tile, ST* y, const Strides& st, i64 r0, i64 nv, i64 s, i64 N,
+                      const T* scale = nullptr) {
     const int kind = fast_kind(st, N);
     if (kind == 0) {
       const T* t = reinterpret_cast<const T*>(tile);
+      T bad = T(0);  // sum of v - v: 0 while every v is finite, NaN after an inf or a NaN
       for (i64 j = 0; j < nv; ++j) {
         ST* row = y + st.off(r0 + j, s);
         const i64 pl = j / V, lane = j % V;
@@ -772,12 +861,15 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern : Passes<T, 
             CV::put(row + n * st.n, t[(n * C) * V + lane]);
             CV::put(row + n * st.n + 1, t[(n * C + 1) * V + lane]);
           } else {
-            CV::put(row + n * st.n, t[(n * C + pl) * V + lane]);
+            const T v = scale ? t[(n * C + pl) * V + lane] * scale[n] : t[(n * C + pl) * V + lane];
+            if (scale) bad += v - v;
+            CV::put(row + n * st.n, v);
           }
         }
       }
-      return;
+      return bad == T(0);
     }
+    vec bad{};
     for (int pl = 0; pl < PL; ++pl) {
       const i64 jb = i64(pl) * V, nvp = std::max<i64>(0, std::min<i64>(V, nv - jb));
       if (nvp == 0) continue;
@@ -789,6 +881,11 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern : Passes<T, 
         for (int c = 0; c < NC; ++c) {
           const int plane = CPLX ? c : pl;
           for (int i = 0; i < V; ++i) r[c][i] = tile[(n0 + i) * C + plane];
+          if (scale)
+            for (int i = 0; i < V; ++i) {
+              r[c][i] *= scale[n0 + i];
+              bad += r[c][i] - r[c][i];
+            }
           SH::transpose(r[c]);
         }
         for (int j = 0; j < nvp; ++j) {
@@ -809,6 +906,9 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern : Passes<T, 
         }
       }
     }
+    for (int i = 0; i < V; ++i)
+      if (bad[i] != T(0)) return false;
+    return true;
   }
 
   // Tiles [0, ntiles) split into contiguous ranges over the threads that actually run,
@@ -946,20 +1046,45 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern : Passes<T, 
     const i64 tps = (rows + RT - 1) / RT;  // tiles per stack index
     const auto rs = schedule(L, RMAX_F);
     const i64 ntiles = tps * S;
+    // Real data with at least KMX_NORM_MIN_ROWS rows per stack index (normalize() costs
+    // O(F S L N), the stages it halves O(rows F S L N)) run the normalised stages, unless
+    // normalize() refuses the twiddles or y is x (a tile is re-read from x if its normalised
+    // result overflows).
+    std::vector<T> nt, scale;
+    if constexpr (!CPLX) {
+      if (rows >= KMX_NORM_MIN_ROWS && L > 0 && static_cast<const void*>(x) != y) {
+        nt.resize(std::size_t(F * fsize));
+        scale.resize(std::size_t(S * N));
+        if (!normalize(tw, S, L, F, inc, nt.data(), scale.data())) {
+          nt.clear();
+          scale.clear();
+        }
+      }
+    }
+    const bool norm = !scale.empty();
     parallel_tiles(ntiles, num_threads(nthreads, ntiles, N, L * F), [&](int, i64 t0, i64 t1) {
       std::vector<vec> tile(N * C);
-      for (i64 t = t0; t < t1; ++t) {
-        const i64 s = t / tps, r0 = (t % tps) * RT, nv = std::min<i64>(RT, rows - r0);
-        gather(tile.data(), x, xs, r0, nv, s, N);
+      auto stages = [&](const T* chain, i64 s, bool normalised) {
         for (int f = 0; f < F; ++f) {
-          const T* tws = tw + f * fsize + s * i64(L) * half * TW;
+          const T* tws = chain + f * fsize + s * i64(L) * half * TW;
           int k0 = 0;
           for (int r : rs) {
-            run_fwd_pass(r, tile.data(), tile.data(), tws, L, N, k0, inc[f] != 0);
+            run_fwd_pass(r, tile.data(), tile.data(), tws, L, N, k0, inc[f] != 0, normalised);
             k0 += r;
           }
         }
-        scatter(tile.data(), y, ys, r0, nv, s, N);
+      };
+      for (i64 t = t0; t < t1; ++t) {
+        const i64 s = t / tps, r0 = (t % tps) * RT, nv = std::min<i64>(RT, rows - r0);
+        gather(tile.data(), x, xs, r0, nv, s, N);
+        stages(norm ? nt.data() : tw, s, norm);
+        if (!scatter(tile.data(), y, ys, r0, nv, s, N, norm ? scale.data() + s * N : nullptr)) {
+          // the scaled entries overflowed (data beyond ~2^38 times the scales), or x holds
+          // an inf or a NaN: this tile again by the direct stages
+          gather(tile.data(), x, xs, r0, nv, s, N);
+          stages(tw, s, false);
+          scatter(tile.data(), y, ys, r0, nv, s, N);
+        }
       }
     });
   }
@@ -1104,4 +1229,7 @@ KMX_EXPORT(c128, double, double, true, 1, 1)
 KMX_EXPORT(bf16, float, bf16_t, false, KMX_MV_F, KMX_MV_B)
 KMX_EXPORT(f16, float, f16_t, false, KMX_MV_F, KMX_MV_B)
 
-extern "C" int kmx_abi_version() { return 4; }
+extern "C" int kmx_abi_version() { return 5; }
+// Forward calls on real data with at least this many rows per stack index run the normalised
+// stages (Passes::normalize).
+extern "C" int kmx_norm_min_rows() { return KMX_NORM_MIN_ROWS; }

@@ -38,7 +38,9 @@ an error code (allocation failure -> MemoryError) instead of throwing. ctypes re
 during the call and the kernel runs ``torch.get_num_threads()`` threads over tiles of batch rows
 (or fewer, when OpenMP grants fewer). Complexity: 3·N·log2 N real flops per row and stack index
 with real twiddles, 4× that with complex twiddles; memory traffic: x read once, y written once
-(the stages are fused on a cache-resident tile).
+(the stages are fused on a cache-resident tile). Forward calls on real data with at least
+:func:`normalized_min_rows` rows per stack index run normalised stages, 2·N·log2 N flops per
+row (the direct stages' result up to rounding of the same order; measured below).
 """
 
 from __future__ import annotations
@@ -73,7 +75,7 @@ _FLAG_SETS = (
     ["-march=native", *_FLAGS_BASE],
     _FLAGS_BASE,
 )
-_ABI = 4
+_ABI = 5
 _COMPILE_TIMEOUT_S = 600
 
 _lock = threading.Lock()
@@ -395,6 +397,17 @@ def _load() -> ctypes.CDLL | None:
 def available() -> bool:
     """True when the compiled kernel could be built and loaded (builds it on first call)."""
     return _load() is not None
+
+
+def normalized_min_rows() -> int | None:
+    """Rows per stack index from which a forward call on real data runs the normalised stages
+    (each 2×2 block written diag(pivots)·[[1, p], [q, 1]], the pivots carried to the next
+    stage: two multiply-adds per pair instead of four products; see ``Passes::normalize`` in
+    ``_butterfly_cpu.cpp``), or None when the kernel is unavailable. Below it, and when the
+    twiddles are refused (a zero pivot, scales outside [2^-90, 2^30]), the direct stages run;
+    a tile whose normalised result is not finite is recomputed by the direct stages."""
+    lib = _load()
+    return None if lib is None else int(lib.kmx_norm_min_rows())
 
 
 def library_path() -> str | None:
