@@ -683,35 +683,38 @@ template <class T, bool CPLX, int MV = 1> struct Passes {
       for (int f = 0; f < F; ++f) {
         for (int k = 0; k < L; ++k) {
           const i64 off = ((i64(f) * S + s) * L + k) * half * 4;
-          const T* t = tw + off;
-          T* o = nt + off;
           const i64 st = inc[f] ? (i64(1) << k) : (N >> (k + 1));
-          bool ok = true;
-          for (i64 g = 0; g < N; g += 2 * st) {
-            const T* tg = t + (g / 2) * 4;
-            T* og = o + (g / 2) * 4;
-            T* s0 = sc + g;
-            T* s1 = sc + g + st;
-            for (i64 j = 0; j < st; ++j) {
-              const T a = tg[4 * j] * s0[j], b = tg[4 * j + 1] * s1[j];
-              const T c = tg[4 * j + 2] * s0[j], d = tg[4 * j + 3] * s1[j];
-              const T p = b / a, q = c / d;
-              og[4 * j] = T(0);
-              og[4 * j + 1] = p;
-              og[4 * j + 2] = q;
-              og[4 * j + 3] = T(0);
-              s0[j] = a;
-              s1[j] = d;
-              const T aa = a < 0 ? -a : a, ad = d < 0 ? -d : d;
-              const T ap = p < 0 ? -p : p, aq = q < 0 ? -q : q;
-              ok &= (aa >= lo) & (aa <= hi) & (ad >= lo) & (ad <= hi) & (ap <= p90) & (aq <= p90);
-            }
-          }
-          if (!ok) return false;
+          int bad = 0;
+          for (i64 g = 0; g < N; g += 2 * st)
+            bad |= normalize_run(tw + off + (g / 2) * 4, nt + off + (g / 2) * 4, sc + g, sc + g + st,
+                                 st, lo, hi, p90);
+          if (bad) return false;
         }
       }
     }
     return true;
+  }
+
+  // normalize() on the st consecutive blocks of one stage that pair entries s0[j] with s1[j]
+  // (restrict pointers and an int flag: vectorised, 16 blocks per step, for st >= 16).
+  static int normalize_run(const T* __restrict t, T* __restrict o, T* __restrict s0,
+                           T* __restrict s1, i64 st, T lo, T hi, T p90) {
+    int bad = 0;
+    for (i64 j = 0; j < st; ++j) {
+      const T a = t[4 * j] * s0[j], b = t[4 * j + 1] * s1[j];
+      const T c = t[4 * j + 2] * s0[j], d = t[4 * j + 3] * s1[j];
+      const T p = b / a, q = c / d;
+      o[4 * j] = T(0);
+      o[4 * j + 1] = p;
+      o[4 * j + 2] = q;
+      o[4 * j + 3] = T(0);
+      s0[j] = a;
+      s1[j] = d;
+      const T aa = a < 0 ? -a : a, ad = d < 0 ? -d : d;
+      const T ap = p < 0 ? -p : p, aq = q < 0 ? -q : q;
+      bad |= !((aa >= lo) & (aa <= hi) & (ad >= lo) & (ad <= hi) & (ap <= p90) & (aq <= p90));
+    }
+    return bad;
   }
   template <bool INC, bool DEFER>
   static void run_bwd(int r, const vec* act, vec* G, const T* tw, T* gtw, vec* gacc, int L, i64 N,
