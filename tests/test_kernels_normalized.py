@@ -6,6 +6,7 @@ Every 2×2 block is rewritten diag(pivots)·[[1, p], [q, 1]] with the pivots car
 stage, so the product is computed with other roundings than the direct stages. Checked here:
 
 * against the float64 per-stage reference, for float32 / float64 / bfloat16 / float16 data,
+  complex64 / complex128 (complex twiddles) and complex data with real twiddles,
   both stride orders, chains of 1–3 factors, stacks, N = 2 … 1024; tolerance: the direct
   path's own measured error on the same inputs times 4 plus 8 ulps of the data's precision
   times the number of stages (a worst-case rounding bound per stage in the scaled coordinates
@@ -29,6 +30,8 @@ from kmatrix.kernels.reference import butterfly_multiply_reference
 pytestmark = pytest.mark.skipif(not cpu.available(), reason="no C++ compiler: no fused kernel")
 
 EPS = {
+    torch.complex64: 2.0**-24,
+    torch.complex128: 2.0**-53,
     torch.float32: 2.0**-24,
     torch.float64: 2.0**-53,
     torch.bfloat16: 2.0**-8,
@@ -42,46 +45,70 @@ def _threshold() -> int:
     return rows
 
 
+def _wide(t: torch.Tensor) -> torch.Tensor:
+    return t.to(torch.complex128) if t.is_complex() else t.double()
+
+
 def _chain_reference(tw: torch.Tensor, x: torch.Tensor, incs: list[bool]) -> torch.Tensor:
-    y = x.double()
+    y = _wide(x)
     for f, inc in enumerate(incs):
-        y = butterfly_multiply_reference(tw[f].double(), y, inc)
+        y = butterfly_multiply_reference(_wide(tw[f]), y, inc)
     return y
 
 
 def _direct(tw, x, incs) -> torch.Tensor:
-    """The direct stages' result: the same rows in chunks below the threshold."""
-    step = max(1, _threshold() - 1)
+    """The direct stages' result: the same rows in chunks below the threshold (complex x with
+    real twiddles is two kernel rows per row)."""
+    step = max(1, (_threshold() - 1) // (2 if x.is_complex() and not tw.is_complex() else 1))
     return torch.cat([cpu.forward(tw, x[i : i + step], incs) for i in range(0, x.shape[0], step)])
 
 
 def _twiddle(F, S, N, gen, dtype=torch.float32):
     L = N.bit_length() - 1
-    return torch.randn(F, S, L, N // 2, 2, 2, generator=gen, dtype=torch.float64).to(dtype) / 2**0.5
+    shape = (F, S, L, N // 2, 2, 2)
+    if dtype.is_complex:
+        return torch.randn(shape, generator=gen, dtype=torch.complex128).to(dtype) / 2**0.5
+    return torch.randn(shape, generator=gen, dtype=torch.float64).to(dtype) / 2**0.5
 
 
-@pytest.mark.parametrize("dtype", [torch.float32, torch.float64, torch.bfloat16, torch.float16])
+DTYPES = [torch.float32, torch.float64, torch.bfloat16, torch.float16, torch.complex64, torch.complex128]
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize(
     "N, S, F, incs",
     [(2, 1, 1, [True]), (16, 2, 1, [False]), (64, 1, 2, [False, True]), (256, 1, 3, [True, False, True]),
      (1024, 1, 1, [True])],
 )  # fmt: skip
 def test_normalised_forward_matches_the_float64_reference(dtype, N, S, F, incs, gen):
-    tw_dtype = torch.float64 if dtype == torch.float64 else torch.float32
+    tw_dtype = dtype if dtype in (torch.float64, torch.complex64, torch.complex128) else torch.float32
     tw = _twiddle(F, S, N, gen, tw_dtype)
     rows = _threshold() + 5  # one partial tile too
-    x = torch.randn(rows, S, N, generator=gen, dtype=torch.float64).to(dtype)
+    x = torch.randn(rows, S, N, generator=gen, dtype=torch.complex128 if dtype.is_complex else torch.float64)
+    x = x.to(dtype)
     ref = _chain_reference(tw, x, incs)
     y = cpu.forward(tw, x, incs)
     direct = _direct(tw, x, incs)
     scale = ref.norm()
-    err = (y.double() - ref).norm() / scale
-    err_direct = (direct.double() - ref).norm() / scale
+    err = (_wide(y) - ref).norm() / scale
+    err_direct = (_wide(direct) - ref).norm() / scale
     L = N.bit_length() - 1
     bound = 4 * err_direct + 8 * EPS[dtype] * F * max(L, 1)
     assert err <= bound, (err.item(), err_direct.item(), bound)
-    if dtype in (torch.float32, torch.float64) and N >= 16:
+    if dtype not in (torch.bfloat16, torch.float16) and N >= 16:
         assert not torch.equal(y, direct), "the normalised stages did not run"
+
+
+def test_real_twiddles_on_complex_data(gen):
+    """Complex x with real twiddles: the real kernel on (re, im) rows, normalised alike."""
+    tw = _twiddle(2, 1, 128, gen)
+    x = torch.randn(_threshold() // 2 + 9, 1, 128, generator=gen, dtype=torch.complex64)
+    ref = _chain_reference(tw, x, [False, True])
+    y = cpu.forward(tw, x, [False, True])
+    direct = _direct(tw, x, [False, True])
+    err = (_wide(y) - ref).norm() / ref.norm()
+    assert err <= 4 * (_wide(direct) - ref).norm() / ref.norm() + 8 * EPS[torch.float32] * 2 * 7
+    assert not torch.equal(y, direct)
 
 
 def test_below_the_threshold_the_direct_stages_run(gen):
