@@ -84,7 +84,9 @@ def test_few_rows_match_dense(kind, B, L, S, incs, gen):
                                      (torch.float32, torch.complex64),
                                      (torch.float32, torch.bfloat16)])  # fmt: skip
 def test_row_bits_do_not_depend_on_the_batch(tdt, xdt, gen):
-    # the few-rows path and the tile path do the same operations in the same order
+    # the few-rows path and the tile path do the same operations in the same order (below
+    # cpu.normalized_min_rows() rows per stack index; from there on the normalised stages run,
+    # whose bits are batch-independent too: tests/test_kernels_normalized.py)
     n, S = 256, 2
     tw = torch.randn(3, S, 8, n // 2, 2, 2, dtype=tdt, generator=gen) / 2**0.5
     x = torch.randn(40, S, n, dtype=torch.complex128 if xdt.is_complex else torch.float64,

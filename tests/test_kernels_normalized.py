@@ -13,7 +13,8 @@ stage, so the product is computed with other roundings than the direct stages. C
   is a few ulps, the same order as the direct products');
 * that it is taken at all: the result above the threshold differs in its last bits from the
   direct stages' (which are row-independent, so the same rows computed in chunks below the
-  threshold give them exactly);
+  threshold give them exactly), and that a row's bits do not depend on the batch above the
+  threshold either (below it: tests/test_kernel_small_batch.py);
 * the refusals: a zero pivot (a permutation block [[0, 1], [1, 0]]), a non-finite twiddle, and
   data so large that the scaled entries overflow (that tile is recomputed directly) give
   exactly the direct stages' result; NaN data gives NaN where the direct stages do.
@@ -109,6 +110,18 @@ def test_real_twiddles_on_complex_data(gen):
     err = (_wide(y) - ref).norm() / ref.norm()
     assert err <= 4 * (_wide(direct) - ref).norm() / ref.norm() + 8 * EPS[torch.float32] * 2 * 7
     assert not torch.equal(y, direct)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.complex64, torch.bfloat16])
+def test_row_bits_do_not_depend_on_the_batch_above_the_threshold(dtype, gen):
+    """Every row goes through the same vector operations in its lane whatever the tile it
+    shares: any batch of at least the threshold gives a row the same bits."""
+    T = _threshold()
+    tw = _twiddle(2, 2, 64, gen, dtype if dtype.is_complex else torch.float32)
+    x = torch.randn(T + 40, 2, 64, generator=gen, dtype=torch.float64).to(dtype)
+    y = cpu.forward(tw, x, [False, True])
+    for a, b in ((0, T), (40, T + 40), (7, T + 20)):
+        assert torch.equal(cpu.forward(tw, x[a:b], [False, True]), y[a:b]), (a, b)
 
 
 def test_below_the_threshold_the_direct_stages_run(gen):
