@@ -14,7 +14,9 @@ Backends (:func:`set_backend`, or ``backend=`` per call, or ``$KMATRIX_BUTTERFLY
 
 * ``"fused"`` (default): the ``torch.library`` custom op ``torch.ops.kmatrix.butterfly_multiply``
   (:mod:`.op`) — on CPU the compiled kernel of :mod:`.cpu` (all L stages fused on a tile of batch
-  rows held in cache, backward by recomputation: autograd saves only ``twiddle`` and ``x``);
+  rows held in cache, backward by recomputation: autograd saves only ``twiddle`` and ``x``;
+  forward products of at least :func:`kmatrix.kernels.cpu.normalized_min_rows` rows per stack
+  index run normalised stages, two multiply-adds per 2×2 block instead of four products);
   where the kernel cannot run (CUDA, no compiler) the ``"torch"`` path below. bfloat16 and
   float16 data run the kernel too (float32 twiddles and arithmetic inside, one rounding on
   store).
@@ -27,8 +29,8 @@ Backends (:func:`set_backend`, or ``backend=`` per call, or ``$KMATRIX_BUTTERFLY
 * ``"torch"``: :func:`~kmatrix.kernels.blocked.chain_blocked`, plain PyTorch with the stages
   grouped into radix-2^r blocks (r ≤ 5), one batched matmul per block — the fast fallback,
   differentiable by autograd and traceable by torch.compile/export (a K-matrix BB* at N = 1024
-  is 3 matmuls; measured 3–6× the fused kernel forward, 3–4× forward+backward at (1024, 1024)
-  on 2 shared cores, against 60–120× for the per-stage reference).
+  is 3 matmuls; measured 9× the fused kernel forward, 4× forward+backward at (1024, 1024) on 2
+  shared cores, varying 2–3× between runs, against 57–165× for the per-stage reference).
 * ``"reference"``: :func:`butterfly_multiply_reference`, plain PyTorch (one batched 2×2
   contraction per stage, autograd stores every stage's activation): the simple oracle the
   other paths are tested against.
