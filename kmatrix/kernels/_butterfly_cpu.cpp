@@ -686,7 +686,7 @@ template <class T, bool CPLX, int MV = 1> struct Passes {
       default: if constexpr (RMAX_F >= 4) fwd_pass<4, INC, -1, NORM>(src, dst, tw, L, N, k0); break;
     }
   }
-  // norm: the twiddles are normalize()'s (real data only).
+  // norm: the twiddles are normalize()'s ([[1, p], [q, 1]] blocks).
   static void run_fwd_pass(int r, const vec* src, vec* dst, const T* tw, int L, i64 N, int k0, bool inc,
                            bool norm = false) {
     if (norm) {
@@ -698,7 +698,7 @@ template <class T, bool CPLX, int MV = 1> struct Passes {
     else run_fwd<false, false>(r, src, dst, tw, L, N, k0);
   }
 
-  // The normalised chain (real twiddles). Each 2x2 block of each stage, applied to entries
+  // The normalised chain (real twiddles; complex ones at the end). Each 2x2 block of each stage, applied to entries
   // (i, j) that carry the scales (s_i, s_j) left by the blocks before it (1 at the start), is
   //   [[a, b], [c, d]] diag(s_i, s_j) = diag(a s_i, d s_j) [[1, p], [q, 1]],
   //   p = b s_j / (a s_i),  q = c s_i / (d s_j),
@@ -939,9 +939,9 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern : Passes<T, 
     }
   }
 
-  // Stores the tile's rows; scale (real data, normalised stages): entry n of every row is
-  // multiplied by scale[n] first.
-  // Returns false when a scale was given and a stored value is not finite (true otherwise).
+  // Stores the tile's rows; scale (normalised stages): entry n of every row is multiplied by
+  // scale[n] first (complex: the complex scale[2n], scale[2n + 1]). Returns false when a scale
+  // was given and a stored value is not finite (true otherwise).
   static bool scatter(const vec* tile, ST* y, const Strides& st, i64 r0, i64 nv, i64 s, i64 N,
                       const T* scale = nullptr) {
     const int kind = fast_kind(st, N);
@@ -1157,7 +1157,7 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern : Passes<T, 
     const i64 tps = (rows + RT - 1) / RT;  // tiles per stack index
     const auto rs = schedule(L, RMAX_F);
     const i64 ntiles = tps * S;
-    // Real data with at least KMX_NORM_MIN_ROWS rows per stack index (normalize() costs
+    // Calls with at least KMX_NORM_MIN_ROWS rows per stack index (normalize() costs
     // O(F S L N), the stages it halves O(rows F S L N)) run the normalised stages, unless
     // normalize() refuses the twiddles or y is x (a tile is re-read from x if its normalised
     // result overflows).
@@ -1340,6 +1340,6 @@ KMX_EXPORT(bf16, float, bf16_t, false, KMX_MV_F, KMX_MV_B)
 KMX_EXPORT(f16, float, f16_t, false, KMX_MV_F, KMX_MV_B)
 
 extern "C" int kmx_abi_version() { return 5; }
-// Forward calls on real data with at least this many rows per stack index run the normalised
+// Forward calls with at least this many rows per stack index run the normalised
 // stages (Passes::normalize).
 extern "C" int kmx_norm_min_rows() { return KMX_NORM_MIN_ROWS; }

@@ -38,9 +38,10 @@ an error code (allocation failure -> MemoryError) instead of throwing. ctypes re
 during the call and the kernel runs ``torch.get_num_threads()`` threads over tiles of batch rows
 (or fewer, when OpenMP grants fewer). Complexity: 3·N·log2 N real flops per row and stack index
 with real twiddles, 4× that with complex twiddles; memory traffic: x read once, y written once
-(the stages are fused on a cache-resident tile). Forward calls on real data with at least
+(the stages are fused on a cache-resident tile). Forward calls with at least
 :func:`normalized_min_rows` rows per stack index run normalised stages, 2·N·log2 N flops per
-row (the direct stages' result up to rounding of the same order; measured below).
+row with real twiddles, half the direct stages' multiplies (the direct stages' result up to
+rounding of the same order: tests/test_kernels_normalized.py).
 """
 
 from __future__ import annotations
@@ -64,7 +65,7 @@ import torch
 from ..core.files import atomic_write
 from ._shapes import chain_shape
 
-__all__ = ["available", "backward", "forward", "library_path"]
+__all__ = ["available", "backward", "forward", "library_path", "normalized_min_rows"]
 
 _SRC = Path(__file__).with_name("_butterfly_cpu.cpp")
 _FLAGS_BASE = ["-O3", "-std=c++17", "-shared", "-fPIC", "-pthread"]
@@ -400,7 +401,7 @@ def available() -> bool:
 
 
 def normalized_min_rows() -> int | None:
-    """Rows per stack index from which a forward call on real data runs the normalised stages
+    """Rows per stack index from which a forward call runs the normalised stages
     (each 2×2 block written diag(pivots)·[[1, p], [q, 1]], the pivots carried to the next
     stage: two multiply-adds per pair instead of four products; see ``Passes::normalize`` in
     ``_butterfly_cpu.cpp``), or None when the kernel is unavailable. Below it, and when the
