@@ -173,3 +173,23 @@ def test_nan_data_propagates_like_the_direct_stages(gen):
     y = cpu.forward(tw, x, [True])
     torch.testing.assert_close(torch.isnan(y), torch.isnan(_direct(tw, x, [True])), rtol=0, atol=0)
     assert torch.isnan(y[3]).any() and not torch.isnan(y[4:]).any()
+
+
+@pytest.mark.slow
+def test_twiddles_beyond_the_copy_cap_run_the_direct_stages(gen):
+    """The normalised copy of the twiddles is as large as the twiddles; above 64 MiB (here 200
+    factors of a 4096-point butterfly, 75 MiB in float32) the direct stages run. The blocks
+    [[a, b], [c, a]] with a = 2 in even factors and 1/2 in odd ones keep the scales within
+    [1, 2^12], so normalize() would accept them: below the cap (the first 10 factors) the
+    normalised result differs from the direct one in its last bits, above it it is the same."""
+    F = 200
+    tw = _twiddle(F, 1, 4096, gen) / 4
+    a = torch.tensor([2.0 if f % 2 == 0 else 0.5 for f in range(F)]).view(F, 1, 1, 1)
+    tw[..., 0, 0] = a
+    tw[..., 1, 1] = a
+    assert tw.numel() * 4 > 64 << 20
+    x = torch.randn(_threshold() + 1, 1, 4096, generator=gen)
+    incs = [bool(f % 2) for f in range(F)]
+    assert not torch.equal(cpu.forward(tw[:10], x, incs[:10]), _direct(tw[:10], x, incs[:10]))
+    torch.testing.assert_close(cpu.forward(tw, x, incs), _direct(tw, x, incs), rtol=0, atol=0,
+                               equal_nan=True)  # fmt: skip

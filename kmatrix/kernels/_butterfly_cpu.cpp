@@ -78,6 +78,9 @@ typedef int64_t i64;
 #ifndef KMX_NORM_MIN_ROWS  // forward calls with at least this many rows per stack run normalised
 #define KMX_NORM_MIN_ROWS 256
 #endif
+#ifndef KMX_NORM_MAX_MB  // largest normalised copy of the twiddles a forward call allocates
+#define KMX_NORM_MAX_MB 64
+#endif
 #ifndef KMX_DEFER_MAX_KB
 #define KMX_DEFER_MAX_KB 8192
 #endif
@@ -1159,10 +1162,12 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern : Passes<T, 
     const i64 ntiles = tps * S;
     // Calls with at least KMX_NORM_MIN_ROWS rows per stack index (normalize() costs
     // O(F S L N), the stages it halves O(rows F S L N)) run the normalised stages, unless
-    // normalize() refuses the twiddles or y is x (a tile is re-read from x if its normalised
-    // result overflows).
+    // normalize() refuses the twiddles, y is x (a tile is re-read from x if its normalised
+    // result overflows) or the normalised copy of the twiddles would exceed KMX_NORM_MAX_MB
+    // (it is as large as the twiddles: 75 MiB for a float32 K-matrix at N = 2^18).
     std::vector<T> nt, scale;
-    if (rows >= KMX_NORM_MIN_ROWS && L > 0 && static_cast<const void*>(x) != y) {
+    const bool small_enough = F * fsize * i64(sizeof(T)) <= (i64(KMX_NORM_MAX_MB) << 20);
+    if (rows >= KMX_NORM_MIN_ROWS && L > 0 && static_cast<const void*>(x) != y && small_enough) {
       nt.resize(std::size_t(F * fsize));
       scale.resize(std::size_t(S * N * (CPLX ? 2 : 1)));
       if (!normalize(tw, S, L, F, inc, nt.data(), scale.data())) {

@@ -405,8 +405,9 @@ def normalized_min_rows() -> int | None:
     (each 2×2 block written diag(pivots)·[[1, p], [q, 1]], the pivots carried to the next
     stage: two multiply-adds per pair instead of four products; see ``Passes::normalize`` in
     ``_butterfly_cpu.cpp``), or None when the kernel is unavailable. Below it, and when the
-    twiddles are refused (a zero pivot, scales outside [2^-90, 2^30]), the direct stages run;
-    a tile whose normalised result is not finite is recomputed by the direct stages."""
+    twiddles are refused (a zero pivot, scales outside [2^-90, 2^30]) or their normalised copy
+    would exceed 64 MiB (a float32 K-matrix from N = 2^18), the direct stages run; a tile whose
+    normalised result is not finite is recomputed by the direct stages."""
     lib = _load()
     return None if lib is None else int(lib.kmx_norm_min_rows())
 
