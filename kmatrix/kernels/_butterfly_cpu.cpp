@@ -30,8 +30,9 @@
 // shuffles dominate the backward); the reduction is also deferred: each block's 4 products are
 // folded to one vector of partial sums added to a per-thread accumulator (one vector per
 // 4 gradient entries, reduced to scalars once per thread), unless that accumulator would exceed
-// KMX_DEFER_MAX_KB (huge N), where each block is reduced at once. Twiddle gradients are summed
-// over the threads that ran (OpenMP may start fewer than asked).
+// KMX_DEFER_MAX_KB on one thread (huge N) or KMX_DEFER_MAX_KB_MT on several (from N = 2048:
+// the accumulators then contend for L3), where each block is reduced at once. Twiddle
+// gradients are summed over the threads that ran (OpenMP may start fewer than asked).
 //
 // Half precision: bfloat16 / float16 data (ST) with float32 twiddles; rows are converted to
 // float32 when the tile is gathered and rounded once (to nearest even) when it is scattered, so
@@ -83,6 +84,9 @@ typedef int64_t i64;
 #endif
 #ifndef KMX_DEFER_MAX_KB
 #define KMX_DEFER_MAX_KB 8192
+#endif
+#ifndef KMX_DEFER_MAX_KB_MT  // the same bound when several threads run the backward
+#define KMX_DEFER_MAX_KB_MT 512
 #endif
 
 template <class T> struct VT;
@@ -1262,8 +1266,13 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern : Passes<T, 
     std::vector<std::vector<T>> acc(nt);
     // Deferred twiddle-gradient reduction (part4_add) when its per-thread accumulator — one
     // vector per 4 gradient entries, V/4 times the scalar accumulator (640 KB for a K-matrix
-    // at N = 1024) — stays under KMX_DEFER_MAX_KB; otherwise each block is reduced at once.
-    const bool defer = i64(sizeof(vec)) * (twsize / 4) <= (i64(KMX_DEFER_MAX_KB) << 10);
+    // at N = 1024) — stays under KMX_DEFER_MAX_KB on one thread, KMX_DEFER_MAX_KB_MT on
+    // several; otherwise each block is reduced at once. With several threads the accumulators
+    // spill from L2 and contend for L3: measured on 2 threads, Butterfly(4096) at 1024 rows
+    // 9.6 ms deferred (1.5 MiB each) against 6.7 ms reduced at once, Butterfly(2048) 7.4
+    // against 6.2 (704 KiB); on one thread deferring stays 3-10% faster.
+    const i64 defer_kb = nt > 1 ? KMX_DEFER_MAX_KB_MT : KMX_DEFER_MAX_KB;
+    const bool defer = i64(sizeof(vec)) * (twsize / 4) <= (defer_kb << 10);
     parallel_tiles(ntiles, nt, [&](int tid, i64 t0, i64 t1) {
       std::vector<T>& a = acc[tid];
       a.assign(twsize, T(0));
