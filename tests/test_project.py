@@ -269,7 +269,9 @@ def test_butterfly_refine_never_worse(dtype, gen):
         d = rep.details
         assert d["factorization_error"] == pytest.approx(rep0.rel_error, rel=1e-9)
         assert d["refined_error"] <= d["factorization_error"]
-        assert d["refined_error"] < 0.999 * d["factorization_error"]  # 15 steps do move it (~0.5 %)
+        # 15 steps do move it: over 240 draws (seeds 0-59, both dtypes and shapes) the ratio
+        # refined / factorization error ranged 0.946-0.99962 (a 0.999 bound failed ~1 % of draws)
+        assert d["refined_error"] < (1 - 1e-5) * d["factorization_error"]
         assert rep.rel_error == pytest.approx(d["refined_error"], rel=1e-9)
         assert rep.rel_error == pytest.approx(_err(W, M), rel=1e-9)
     with pytest.raises(ValueError, match="refine"):
