@@ -740,23 +740,23 @@ template <class T, bool CPLX, int MV = 1> struct Passes {
         for (int k = 0; k < L; ++k) {
           const i64 off = ((i64(f) * S + s) * L + k) * half * TW;
           const i64 st = inc[f] ? (i64(1) << k) : (N >> (k + 1));
-          int bad = 0;
-          if constexpr (!CPLX) {
-            if (st < 16 && half >= 16) {  // short runs: 16 pairs at a time through SoA buffers
-              bad |= normalize_strided(tw + off, nt + off, sc, half, st, lo, hi, p90);
-              if (bad) return false;
-              continue;
+          auto stage_bad = [&]() -> int {  // normalise stage k of factor f; nonzero: refused
+            if constexpr (!CPLX) {
+              if (st < 16 && half >= 16)  // short runs: 16 pairs at a time through SoA buffers
+                return normalize_strided(tw + off, nt + off, sc, half, st, lo, hi, p90);
             }
-          }
-          for (i64 g = 0; g < N; g += 2 * st) {
-            const T* t = tw + off + (g / 2) * TW;
-            T* o = nt + off + (g / 2) * TW;
-            if constexpr (CPLX)
-              bad |= normalize_run_c(t, o, sc + 2 * g, sc + 2 * (g + st), st, lo, hi, p90);
-            else
-              bad |= normalize_run(t, o, sc + g, sc + g + st, st, lo, hi, p90);
-          }
-          if (bad) return false;
+            int bad = 0;
+            for (i64 g = 0; g < N; g += 2 * st) {
+              const T* t = tw + off + (g / 2) * TW;
+              T* o = nt + off + (g / 2) * TW;
+              if constexpr (CPLX)
+                bad |= normalize_run_c(t, o, sc + 2 * g, sc + 2 * (g + st), st, lo, hi, p90);
+              else
+                bad |= normalize_run(t, o, sc + g, sc + g + st, st, lo, hi, p90);
+            }
+            return bad;
+          };
+          if (stage_bad()) return false;
         }
       }
     }
@@ -1203,6 +1203,7 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern : Passes<T, 
     const bool small_enough = F * fsize * i64(sizeof(T)) <= (i64(KMX_NORM_MAX_MB) << 20);
     const bool try_norm =
         rows >= KMX_NORM_MIN_ROWS && L > 0 && static_cast<const void*>(x) != y && small_enough;
+    constexpr int NSC = CPLX ? 2 : 1;  // scalars per final scale (complex: re, im)
     parallel_tiles(ntiles, num_threads(nthreads, ntiles, N, L * F), [&](int, i64 t0, i64 t1) {
       std::vector<vec> tile(N * C);
       // Each thread normalises into its own buffers, kept between calls up to 8 MiB (a K-matrix
@@ -1213,7 +1214,7 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern : Passes<T, 
       bool norm = false;
       if (try_norm && t1 > t0) {
         nt_buf.resize(std::size_t(F * fsize));
-        scale_buf.resize(std::size_t(S * N * (CPLX ? 2 : 1)));
+        scale_buf.resize(std::size_t(S * N * NSC));
         norm = normalize(tw, S, L, F, inc, nt_buf.data(), scale_buf.data());
       }
       const T* nt_data = nt_buf.data();
@@ -1232,7 +1233,7 @@ template <class T, bool CPLX, int MV = 1, class ST = T> struct Kern : Passes<T, 
         const i64 s = t / tps, r0 = (t % tps) * RT, nv = std::min<i64>(RT, rows - r0);
         gather(tile.data(), x, xs, r0, nv, s, N);
         stages(norm ? nt_data : tw, s, norm);
-        const T* sc = norm ? scale_data + s * N * (CPLX ? 2 : 1) : nullptr;
+        const T* sc = norm ? scale_data + s * N * NSC : nullptr;
         if (!scatter(tile.data(), y, ys, r0, nv, s, N, sc)) {
           // the scaled entries overflowed (data beyond ~2^38 times the scales), or x holds
           // an inf or a NaN: this tile again by the direct stages
